@@ -1,0 +1,49 @@
+package smtpserver
+
+import (
+	"io"
+	"net"
+
+	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/smtp"
+	"github.com/maillab/maillab/protocols/wire"
+)
+
+// ConnInfo describes the client of a session to the backend.
+type ConnInfo struct {
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+	Helo       string      // the name given in HELO/EHLO/LHLO; "" before it
+	ESMTP      bool        // EHLO (or LHLO) rather than HELO
+	Tracer     wire.Tracer // for notes and the queue id; never nil
+}
+
+// Backend makes one Session per connection.
+type Backend interface {
+	NewSession(c *ConnInfo) (Session, error)
+}
+
+// Session receives one connection's mail transactions. A returned *smtp.Error
+// goes to the client as is; any other error is answered with 451 4.3.0.
+type Session interface {
+	// Mail starts a transaction (RFC 5321 section 3.3).
+	Mail(from mail.Path, p smtp.MailParams) error
+	// Rcpt adds a recipient.
+	Rcpt(to mail.Path) error
+	// Data receives the message text (dot-stuffing already removed, lines
+	// ending in CRLF). It must drain r before returning.
+	Data(r io.Reader) error
+	// Reset aborts the transaction (RSET, a new EHLO, or after DATA).
+	Reset()
+	// Close ends the session when the connection ends.
+	Close() error
+}
+
+// LMTPSession is what an LMTP server's sessions implement (RFC 2033 section
+// 4.2): after the final ".", one reply per accepted recipient, in RCPT order.
+type LMTPSession interface {
+	Session
+	// LMTPData receives the message once and returns one result per
+	// accepted recipient, nil meaning success.
+	LMTPData(r io.Reader) []error
+}
