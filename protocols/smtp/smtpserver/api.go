@@ -32,6 +32,14 @@ type Session interface {
 	Rcpt(to mail.Path) error
 	// Data receives the message text (dot-stuffing already removed, lines
 	// ending in CRLF). It must drain r before returning.
+	//
+	// Only io.EOF from r means the text is complete. Any other error means
+	// the message will not be accepted and Data must store nothing: r fails
+	// with io.ErrUnexpectedEOF (or a network error) when the client
+	// disconnects before the final ".", and with an *smtp.Error (552 5.3.4
+	// too big, 500 5.5.6 line too long, 554 5.6.0 NUL) when the server
+	// refuses the text; the server then sends that reply whatever Data
+	// returns. If Data returns before r ends, the server reads the rest.
 	Data(r io.Reader) error
 	// Reset aborts the transaction (RSET, a new EHLO, or after DATA).
 	Reset()
@@ -45,5 +53,8 @@ type LMTPSession interface {
 	Session
 	// LMTPData receives the message once and returns one result per
 	// accepted recipient, nil meaning success.
+	//
+	// r behaves as in Session.Data: when it fails with anything but io.EOF,
+	// nothing may be stored for any recipient.
 	LMTPData(r io.Reader) []error
 }

@@ -1,0 +1,444 @@
+// Package mailbox keeps the users' mailboxes on disk, one Maildir per
+// address, the way qmail, Postfix's virtual(8) and Dovecot store mail.
+//
+// A Store has a root directory; the Maildir of alice@a.test is
+// root/a.test/alice/ with its three subdirectories:
+//
+//	tmp/  a message being written; never read by anyone else
+//	new/  delivered, not yet seen by a mail reader
+//	cur/  seen by a mail reader, with flags after ":2," (":2,S" = seen)
+//
+// Delivery writes the message into tmp/ under a unique name, flushes it to
+// disk, and only then renames it into new/: a reader never sees half a
+// message, and a crash leaves at most a stray file in tmp/. The name tells
+// when and where the message was delivered:
+//
+//	1767225600.M123456P4321Q7.mda.b.test,S=1234
+//	seconds   .M usec P pid Q counter . host ,S=size in octets
+//
+// (The first part is the Maildir specification's, the ",S=" suffix is
+// Dovecot's, so a reader can know a message's size without stat.)
+//
+// Messages are stored byte for byte as delivered: with the CRLF line endings
+// they had on the wire.
+//
+// What to watch in a transcript: the MDA's note "stored in bob@b.test's
+// Maildir as new/<name>" comes before the "250" reply of that recipient —
+// the reply promises the file is on disk.
+//
+// # Standards
+//
+// The Maildir specification (https://cr.yp.to/proto/maildir.html) and
+// qmail's maildir(5); Dovecot's ",S=<size>" extension; RFC 5321 section
+// 4.2.5 and section 6.1 (once the server has said 250 it is responsible for
+// the message — hence the fsync before returning).
+//
+// # Security
+//
+// Addresses come from the network. An address whose local part or domain
+// is empty, is "." or "..", starts with a dot, or holds "/", "\", NUL or
+// another control character is refused before any path is built, so no
+// address can reach outside the root. Read and Header refuse a Message whose
+// path lies outside the root. Directories are created 0700, files 0600.
+//
+// # Limits
+//
+// Local parts longer than 64 octets and domains longer than 255 are refused
+// (RFC 5321 section 4.5.3.1). Deliver does not bound the message size: the
+// SMTP or LMTP server in front of the store does (its MaxMessageBytes).
+package mailbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maillab/maillab/protocols/mail"
+)
+
+// ErrBadAddress is returned for an address that cannot name a Maildir.
+var ErrBadAddress = errors.New("mailbox: bad address")
+
+// deliveries numbers deliveries across every Store of the process: the Q
+// part of a name must be unique per process (two Stores may share a root).
+var deliveries atomic.Uint64
+
+// Options tune a Store. The zero value is what production uses.
+type Options struct {
+	// NoSync turns off the fsync of each file and of new/. Only for
+	// benchmarks and throw-away tests: without it a machine crash can lose
+	// mail the MDA has already acknowledged with 250.
+	NoSync bool
+	// Now is the clock for delivery names; nil means time.Now. Scenarios
+	// inject a fixed clock so names render the same twice.
+	Now func() time.Time
+	// Hostname goes at the end of delivery names; "" means os.Hostname.
+	Hostname string
+	// PID goes into delivery names; 0 means os.Getpid.
+	PID int
+}
+
+// Store is a set of Maildirs under one root directory. Its methods are safe
+// for concurrent use.
+type Store struct {
+	root string
+	opts Options
+	host string // escaped for file names
+	made sync.Map
+}
+
+// Delivery says where Deliver put a message.
+type Delivery struct {
+	Name string // file name in new/, e.g. "1767225600.M1P2Q3.host,S=42"
+	Path string // full path of the file
+	Size int64  // octets written
+}
+
+// Message is one message of a Maildir's INBOX.
+type Message struct {
+	Name  string // file name, flags included
+	Path  string // full path
+	Dir   string // "new" or "cur"
+	Size  int64  // octets
+	Flags string // the letters after ":2," in cur/ ("FS"); "" otherwise
+}
+
+// Open returns the Store rooted at root, creating the directory if needed.
+func Open(root string) (*Store, error) {
+	return OpenWith(root, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(root string, opts Options) (*Store, error) {
+	if root == "" {
+		return nil, errors.New("mailbox: empty root")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: root %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("mailbox: root: %w", err)
+	}
+	host := opts.Hostname
+	if host == "" {
+		if host, err = os.Hostname(); err != nil || host == "" {
+			host = "localhost"
+		}
+	}
+	if opts.PID == 0 {
+		opts.PID = os.Getpid()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{root: abs, opts: opts, host: escapeHost(host)}, nil
+}
+
+// escapeHost writes "/" as "\057" and ":" as "\072", as the Maildir
+// specification asks, so the host part can neither make a path nor look
+// like the ":2," info separator.
+func escapeHost(h string) string {
+	h = strings.ReplaceAll(h, `/`, `\057`)
+	return strings.ReplaceAll(h, `:`, `\072`)
+}
+
+// Root returns the absolute root directory.
+func (s *Store) Root() string { return s.root }
+
+// Maildir returns the directory of addr's Maildir (which may not exist
+// yet): root/<domain>/<local>, both lower-cased.
+func (s *Store) Maildir(addr string) (string, error) {
+	local, domain, err := splitAddress(addr)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(s.root, domain, local)
+	if !s.inside(dir) {
+		return "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
+	}
+	return dir, nil
+}
+
+// splitAddress checks and lower-cases addr's parts. Real MDAs fold case too
+// (Postfix local(8), "CASE FOLDING"), although RFC 5321 section 2.4 lets
+// the local part be case-sensitive.
+func splitAddress(addr string) (local, domain string, err error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return "", "", fmt.Errorf("%w: %q has no domain", ErrBadAddress, addr)
+	}
+	local, domain = strings.ToLower(addr[:at]), strings.ToLower(addr[at+1:])
+	// RFC 5321 section 4.5.3.1.1 and 4.5.3.1.2: 64 and 255 octets.
+	if err := checkPart(local, 64); err != nil {
+		return "", "", fmt.Errorf("%w: %q: local part %v", ErrBadAddress, addr, err)
+	}
+	if err := checkPart(domain, 255); err != nil {
+		return "", "", fmt.Errorf("%w: %q: domain %v", ErrBadAddress, addr, err)
+	}
+	return local, domain, nil
+}
+
+func checkPart(p string, max int) error {
+	switch {
+	case p == "":
+		return errors.New("is empty")
+	case len(p) > max:
+		return fmt.Errorf("is longer than %d octets", max)
+	case p[0] == '.':
+		return errors.New("starts with a dot")
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '/' || c == '\\' || c < 0x20 || c == 0x7f {
+			return fmt.Errorf("holds byte 0x%02x", c)
+		}
+	}
+	return nil
+}
+
+// inside reports whether path is strictly below the root.
+func (s *Store) inside(path string) bool {
+	rel, err := filepath.Rel(s.root, filepath.Clean(path))
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// ensure creates dir's cur, new and tmp once.
+func (s *Store) ensure(dir string) error {
+	if _, ok := s.made.Load(dir); ok {
+		return nil
+	}
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return fmt.Errorf("mailbox: creating Maildir: %w", err)
+		}
+	}
+	s.made.Store(dir, true)
+	return nil
+}
+
+// Deliver stores the message read from r in addr's Maildir and returns once
+// it is durable: written to tmp/, fsynced, renamed into new/, and new/
+// fsynced (unless Options.NoSync). On any error — including a reader that
+// ends early with io.ErrUnexpectedEOF, as a client that disconnects in the
+// middle of DATA does — the file is removed and nothing appears in new/.
+func (s *Store) Deliver(addr string, r io.Reader) (Delivery, error) {
+	dir, err := s.Maildir(addr)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if err := s.ensure(dir); err != nil {
+		return Delivery{}, err
+	}
+	// Maildir specification, "How a message is delivered": a unique name
+	// in tmp/, then the file, then a rename into new/.
+	now := s.opts.Now()
+	var f *os.File
+	var base, tmp string
+	for tries := 0; ; tries++ {
+		base = fmt.Sprintf("%d.M%dP%dQ%d.%s", now.Unix(), now.Nanosecond()/1000, s.opts.PID, deliveries.Add(1), s.host)
+		tmp = filepath.Join(dir, "tmp", base)
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || tries == 10 {
+			return Delivery{}, fmt.Errorf("mailbox: creating %s: %w", base, err)
+		}
+	}
+	fail := func(err error) (Delivery, error) {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return Delivery{}, err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return fail(fmt.Errorf("mailbox: writing message for %s: %w", addr, err))
+	}
+	if err := w.Flush(); err != nil {
+		return fail(fmt.Errorf("mailbox: writing message for %s: %w", addr, err))
+	}
+	if !s.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("mailbox: fsync: %w", err))
+		}
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return Delivery{}, fmt.Errorf("mailbox: closing %s: %w", base, err)
+	}
+	name := base + ",S=" + strconv.FormatInt(n, 10)
+	final := filepath.Join(dir, "new", name)
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.Remove(tmp)
+		return Delivery{}, fmt.Errorf("mailbox: moving into new/: %w", err)
+	}
+	if !s.opts.NoSync {
+		// The rename is durable only once the directory is.
+		if err := syncDir(filepath.Join(dir, "new")); err != nil {
+			// Not durable, so not delivered: the caller will answer with a
+			// failure and the sender will try again.
+			_ = os.Remove(final)
+			return Delivery{}, fmt.Errorf("mailbox: fsync new/: %w", err)
+		}
+	}
+	return Delivery{Name: name, Path: final, Size: n}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// List returns the messages of addr's INBOX (new/ and cur/), oldest
+// delivery first (by the time in the name, then by name). A Maildir that
+// does not exist yet is an empty INBOX. Files whose names start with a dot
+// are skipped, as the specification asks.
+func (s *Store) List(addr string) ([]Message, error) {
+	dir, err := s.Maildir(addr)
+	if err != nil {
+		return nil, err
+	}
+	type sortable struct {
+		Message
+		sec, usec int64
+	}
+	var all []sortable
+	for _, sub := range []string{"new", "cur"} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mailbox: listing %s: %w", sub, err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
+				continue
+			}
+			m := Message{Name: name, Path: filepath.Join(dir, sub, name), Dir: sub}
+			if sub == "cur" {
+				if i := strings.Index(name, ":2,"); i >= 0 {
+					m.Flags = name[i+3:]
+				}
+			}
+			size, ok := sizeFromName(name)
+			if !ok {
+				info, err := e.Info()
+				if err != nil {
+					continue // removed meanwhile
+				}
+				size = info.Size()
+			}
+			m.Size = size
+			sec, usec := timeFromName(name)
+			all = append(all, sortable{m, sec, usec})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.sec != b.sec {
+			return a.sec < b.sec
+		}
+		if a.usec != b.usec {
+			return a.usec < b.usec
+		}
+		return a.Name < b.Name
+	})
+	msgs := make([]Message, len(all))
+	for i, a := range all {
+		msgs[i] = a.Message
+	}
+	return msgs, nil
+}
+
+// sizeFromName reads Dovecot's ",S=<size>".
+func sizeFromName(name string) (int64, bool) {
+	i := strings.Index(name, ",S=")
+	if i < 0 {
+		return 0, false
+	}
+	rest := name[i+3:]
+	end := strings.IndexAny(rest, ",:")
+	if end >= 0 {
+		rest = rest[:end]
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// timeFromName reads "<seconds>.M<usec>"; names of other shapes sort as 0.
+func timeFromName(name string) (sec, usec int64) {
+	dot := strings.IndexByte(name, '.')
+	if dot < 0 {
+		return 0, 0
+	}
+	sec, err := strconv.ParseInt(name[:dot], 10, 64)
+	if err != nil {
+		return 0, 0
+	}
+	rest := name[dot+1:]
+	if strings.HasPrefix(rest, "M") {
+		end := 1
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		usec, _ = strconv.ParseInt(rest[1:end], 10, 64)
+	}
+	return sec, usec
+}
+
+// checkMessage refuses a Message that does not point into this Store.
+func (s *Store) checkMessage(m Message) error {
+	if !s.inside(m.Path) {
+		return fmt.Errorf("mailbox: %q is outside the store", m.Path)
+	}
+	return nil
+}
+
+// Read returns the whole message.
+func (s *Store) Read(m Message) ([]byte, error) {
+	if err := s.checkMessage(m); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(m.Path)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: reading %s: %w", m.Name, err)
+	}
+	return b, nil
+}
+
+// Header parses the message's header block (up to
+// mail.DefaultMaxHeaderBytes).
+func (s *Store) Header(m Message) (mail.Header, error) {
+	if err := s.checkMessage(m); err != nil {
+		return mail.Header{}, err
+	}
+	f, err := os.Open(m.Path)
+	if err != nil {
+		return mail.Header{}, fmt.Errorf("mailbox: opening %s: %w", m.Name, err)
+	}
+	defer f.Close()
+	h, err := mail.ParseHeader(bufio.NewReader(f))
+	if err != nil {
+		return h, fmt.Errorf("mailbox: %s: %w", m.Name, err)
+	}
+	return h, nil
+}

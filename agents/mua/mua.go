@@ -1,0 +1,193 @@
+// Package mua is the lab's mail user agent: the program a user writes mail
+// with. It composes RFC 5322 messages (Compose) and submits them to an MTA
+// over SMTP (Send), or opens a raw SMTP session (Dial) for scenarios that
+// show mistakes, typed line by line.
+//
+// It is not a server: Start and Stop do nothing and it has no endpoints.
+//
+// In a scenario:
+//
+//	agents:
+//	  - {name: alice-laptop, kind: mua}
+//	steps:
+//	  - send: {from: "Alice Ruiz <alice@a.test>", to: bob@b.test, subject: "Reunión", via: mx.a.test}
+//
+// What to watch in the transcript: EHLO and the extensions the MTA lists;
+// MAIL FROM carries only the address of From (the envelope), with
+// BODY=8BITMIME when the text is not ASCII; one RCPT per To, Cc and Bcc
+// recipient — the Bcc ones appear nowhere in the message itself; then the
+// header block after DATA, where a non-ASCII Subject travels as an encoded
+// word (=?UTF-8?q?...?=); and the final "250 ... queued as" that hands the
+// message to the MTA.
+//
+// # Standards
+//
+// RFC 5322 (message format: section 3.3 date, 3.4 addresses, 3.6 fields),
+// RFC 2045 (MIME-Version, Content-Type, Content-Transfer-Encoding, section
+// 6.7 quoted-printable), RFC 2047 (encoded words), RFC 5321 (SMTP), RFC
+// 6152 (8BITMIME), RFC 6409 (submission).
+//
+// # Security
+//
+// Draft fields are checked so that no value can add a header field (CR and
+// LF in a Subject or extra field are encoded, addresses are parsed).
+// There is no authentication yet (SMTP AUTH comes with submission on 587).
+//
+// # Limits
+//
+// Body lines longer than 998 octets switch the body to quoted-printable.
+// Timeouts are smtpclient's defaults (RFC 5321 section 4.5.3.2), bounded
+// further by the ctx given to Send and Dial.
+package mua
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/smtp"
+	"github.com/maillab/maillab/protocols/smtp/smtpclient"
+	"github.com/maillab/maillab/transcripts"
+)
+
+// Config configures a MUA.
+type Config struct {
+	// Name is the agent's name in transcripts, e.g. "alice-laptop".
+	Name string
+	// Hostname is sent with EHLO and ends generated Message-IDs; "" means
+	// Name.
+	Hostname string
+	// Recorder taps the SMTP connections; nil means no transcript.
+	Recorder *transcripts.Recorder
+	// BeforeCommand is called with each command line before it is sent
+	// (step mode); see smtpclient.Options.BeforeCommand.
+	BeforeCommand func(line string) error
+	// Now is the clock for the Date field; nil means time.Now.
+	Now func() time.Time
+}
+
+// MUA is a mail user agent.
+type MUA struct {
+	cfg Config
+}
+
+// New checks cfg and returns a MUA. It opens nothing.
+func New(cfg Config) (*MUA, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("mua: config: empty Name")
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = cfg.Name
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &MUA{cfg: cfg}, nil
+}
+
+// Name returns the agent's name.
+func (m *MUA) Name() string { return m.cfg.Name }
+
+// Kind returns "mua".
+func (m *MUA) Kind() string { return "mua" }
+
+// Start does nothing: a MUA listens on no socket.
+func (m *MUA) Start(ctx context.Context) error { return nil }
+
+// Stop does nothing.
+func (m *MUA) Stop(ctx context.Context) error { return nil }
+
+// Endpoints returns an empty map: a MUA serves nothing.
+func (m *MUA) Endpoints() map[string]string { return map[string]string{} }
+
+// dialer is the one place that knows the Recorder may be nil.
+func (m *MUA) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if m.cfg.Recorder == nil {
+		return nil
+	}
+	return m.cfg.Recorder.Dialer(m.cfg.Name, "smtp", nil)
+}
+
+// Dial opens an SMTP session with server ("127.0.0.1:2525") and returns it
+// after the greeting, before EHLO: the caller types the dialogue.
+func (m *MUA) Dial(ctx context.Context, server string) (*smtpclient.Client, error) {
+	c, err := smtpclient.Dial(ctx, m.dialer(), server, smtpclient.Options{
+		LocalName:     m.cfg.Hostname,
+		BeforeCommand: m.cfg.BeforeCommand,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mua: %w", err)
+	}
+	return c, nil
+}
+
+// Send composes d and submits it to server: EHLO, MAIL FROM with the From
+// address (BODY=8BITMIME when the text is 8-bit and the server offers it),
+// one RCPT per To, Cc and Bcc recipient, DATA, QUIT. When the server does
+// not offer 8BITMIME a non-ASCII body goes as quoted-printable instead (RFC
+// 6152 section 3 forbids sending 8-bit data to it).
+//
+// The result tells recipient by recipient what the server did; it is nil
+// only when the session could not start. ctx bounds the whole exchange.
+func (m *MUA) Send(ctx context.Context, server string, d Draft) (*smtpclient.SendResult, error) {
+	now := m.cfg.Now()
+	// Compose once before connecting, so a bad draft never opens a socket.
+	if _, err := compose(d, m.cfg.Hostname, now, composeOptions{}); err != nil {
+		return nil, err
+	}
+	_, from, _ := ParseMailbox(d.From)
+	var rcpts []mail.Path
+	for _, list := range [][]string{d.To, d.Cc, d.Bcc} {
+		for _, s := range list {
+			_, p, err := ParseMailbox(s)
+			if err != nil {
+				return nil, fmt.Errorf("mua: recipient: %w", err)
+			}
+			rcpts = append(rcpts, p)
+		}
+	}
+	c, err := m.Dial(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	// Close the connection when ctx ends: that unblocks any read.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.Hello(""); err != nil {
+		return nil, fmt.Errorf("mua: %w", err)
+	}
+	eight := c.HasExtension("8BITMIME")
+	msg, err := compose(d, m.cfg.Hostname, now, composeOptions{sevenBit: !eight})
+	if err != nil {
+		return nil, err
+	}
+	params := smtp.MailParams{Size: int64(len(msg))}
+	if is8bit(msg) {
+		params.Body = "8BITMIME" // RFC 6152 section 3
+	}
+	res, err := c.SendMail(from, rcpts, bytes.NewReader(msg), params)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("mua: %w", context.Cause(ctx))
+		}
+		_ = c.Quit()
+		return res, fmt.Errorf("mua: %w", err)
+	}
+	// The message was accepted: a failed QUIT changes nothing.
+	_ = c.Quit()
+	return res, nil
+}
+
+func is8bit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/maillab/maillab/scenarios"
+	"github.com/maillab/maillab/transcripts"
+)
+
+// upOptions are the flags and arguments of "maillab up".
+type upOptions struct {
+	transcriptOptions
+	scenario string
+	dir      string
+	portBase int
+	jsonInfo bool
+}
+
+func newUpCmd(s streams, g *globalOptions) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up [NAME|FILE]",
+		Short: "Start a scenario's agents and keep them running for real clients",
+		Long: `Start a scenario's agents and keep them listening until Ctrl-C, so that people
+can talk to them with telnet, swaks, curl, Python or Thunderbird. The scenario's
+steps are not played: the lab waits for you.
+
+It prints every endpoint and account, then the transcript of every connection.
+With --json it prints, once everything listens, one JSON object on stdout:
+
+  {"agents":[{"name":..., "kind":..., "domains":[...], "listen":{"smtp":"127.0.0.1:PORT"}}],
+   "users":[{"address":..., "password":...}], "maildir":"PATH"}
+
+and the transcript as text on stderr. Scripts and tests drive a lab this way.`,
+		Example: `  maillab up
+  maillab up --port-base 2525          # stable ports for a classroom
+  maillab up --json --dir ./lab-state`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeScenarios,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.scenario = scenarios.Default
+			if len(args) == 1 {
+				o.scenario = args[0]
+			}
+			return runUp(cmd.Context(), s, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.explain, "explain", false, "explain every command and reply under its line")
+	f.StringVar(&o.lang, "lang", "en", "language of the explanations: en or es")
+	f.BoolVar(&o.showBody, "show-body", false, "print every line of message bodies instead of the first few")
+	f.BoolVar(&o.jsonInfo, "json", false, "print the endpoints as one JSON object on stdout (the transcript goes to stderr)")
+	f.StringVar(&o.dir, "dir", "", "keep the lab's state (Maildirs) in this directory instead of a temporary one")
+	f.IntVar(&o.portBase, "port-base", 0, "listen on stable ports N, N+1, ... instead of ports the system picks")
+	return cmd
+}
+
+func runUp(ctx context.Context, s streams, g *globalOptions, o *upOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	sc, err := loadScenario(o.scenario)
+	if err != nil {
+		return err
+	}
+	rec := transcripts.NewRecorder(transcripts.Options{})
+	lab, err := scenarios.Start(ctx, sc, scenarios.Options{Dir: o.dir, Recorder: rec, PortBase: o.portBase})
+	if err != nil {
+		return withCode(exitRuntime, err)
+	}
+	info := lab.Info()
+	tw, tty := s.out, s.outIsTTY
+	if o.jsonInfo {
+		enc := json.NewEncoder(s.out)
+		if err := enc.Encode(info); err != nil {
+			_ = lab.Stop(context.WithoutCancel(ctx))
+			return withCode(exitRuntime, fmt.Errorf("writing the lab description: %w", err))
+		}
+		tw, tty = s.err, s.errIsTTY
+	} else {
+		printLab(s.out, sc, info)
+	}
+	detach := o.attach(rec, tw, g.useColor(s, tty))
+	<-ctx.Done()
+	detach()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := lab.Stop(stopCtx); err != nil {
+		return withCode(exitRuntime, err)
+	}
+	return nil
+}
+
+// printLab tells people where the lab listens and who can log in.
+func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.Info) {
+	fmt.Fprintf(w, "maillab: lab %q is up. Press Ctrl-C to stop it.\n\n", sc.Name)
+	fmt.Fprintln(w, "Agents:")
+	for _, a := range info.Agents {
+		var eps []string
+		protos := make([]string, 0, len(a.Listen))
+		for p := range a.Listen {
+			protos = append(protos, p)
+		}
+		sort.Strings(protos)
+		for _, p := range protos {
+			eps = append(eps, fmt.Sprintf("%s %s", strings.ToUpper(p), a.Listen[p]))
+		}
+		where := "(client only)"
+		if len(eps) > 0 {
+			where = strings.Join(eps, ", ")
+		}
+		domains := ""
+		if len(a.Domains) > 0 {
+			domains = " for " + strings.Join(a.Domains, ", ")
+		}
+		fmt.Fprintf(w, "  %-20s %-5s %s%s\n", a.Name, a.Kind, where, domains)
+	}
+	fmt.Fprintln(w, "\nAccounts:")
+	for _, u := range info.Users {
+		fmt.Fprintf(w, "  %-28s password %s\n", u.Address, u.Password)
+	}
+	fmt.Fprintf(w, "\nMaildirs: %s\n", info.Maildir)
+	for _, a := range info.Agents {
+		if addr, ok := a.Listen["smtp"]; ok && len(a.Domains) > 0 && len(info.Users) > 0 {
+			host, port := splitHostPort(addr)
+			fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, info.Users[len(info.Users)-1].Address, host, port)
+			break
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func splitHostPort(addr string) (string, string) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return addr, ""
+	}
+	return addr[:i], addr[i+1:]
+}

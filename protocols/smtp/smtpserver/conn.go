@@ -1,0 +1,377 @@
+package smtpserver
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/smtp"
+	"github.com/maillab/maillab/protocols/wire"
+)
+
+// conn is one client's session. Only its own goroutine (serve) touches its
+// fields, except mu and idle, which Shutdown uses to wake an idle session.
+type conn struct {
+	srv  *Server
+	opts *Options
+	nc   net.Conn
+	br   *bufio.Reader // commands and message text, read through netReader
+	bw   *bufio.Writer // replies, flushed when the client must wait for them
+	tr   wire.Tracer
+	info ConnInfo
+	sess Session
+
+	state  smtp.State
+	rcpts  []mail.Path // accepted recipients of the open transaction
+	errors int         // error replies sent so far
+	quit   bool        // the session must end after the current command
+	inData bool        // reading message text: DataTimeout applies
+
+	dataBR *bufio.Reader // under the DotReader, reused for each DATA
+
+	mu   sync.Mutex
+	idle bool // blocked reading the next command from the network
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, opts: &s.opts, nc: nc, tr: wire.TracerOf(nc)}
+	c.br = bufio.NewReader(netReader{c})
+	c.bw = bufio.NewWriter(netWriter{c})
+	c.info = ConnInfo{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Tracer: c.tr}
+	return c
+}
+
+// netReader is what the session reads the network through. RFC 2920
+// section 3.2: replies are flushed only when the server would otherwise
+// wait for input, so the replies to a pipelined group leave in one write.
+// It also sets the read deadline and marks the session idle for Shutdown.
+type netReader struct{ c *conn }
+
+func (r netReader) Read(p []byte) (int, error) {
+	c := r.c
+	if c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	timeout := c.opts.ReadTimeout
+	if c.inData {
+		timeout = c.opts.DataTimeout
+	}
+	c.mu.Lock()
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	if !c.inData {
+		if c.srv.shutting.Load() {
+			c.mu.Unlock()
+			return 0, errShuttingDown
+		}
+		c.idle = true
+	}
+	c.mu.Unlock()
+	n, err := c.nc.Read(p)
+	c.mu.Lock()
+	c.idle = false
+	c.mu.Unlock()
+	return n, err
+}
+
+// wakeIfIdle makes a session blocked waiting for a command notice Shutdown
+// now. A busy session notices it before its next command.
+func (c *conn) wakeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// netWriter sets the write deadline before each write.
+type netWriter struct{ c *conn }
+
+func (w netWriter) Write(p []byte) (int, error) {
+	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.opts.WriteTimeout))
+	return w.c.nc.Write(p)
+}
+
+// serve runs the session until QUIT, an error or Shutdown. It is the
+// connection boundary: a panic below is recovered here, answered with 421
+// and logged.
+func (c *conn) serve() {
+	defer c.srv.wg.Done()
+	defer c.srv.forget(c)
+	defer c.nc.Close()
+	defer func() {
+		if v := recover(); v != nil {
+			c.opts.Logger.Error("smtpserver: panic in session", "remote", c.info.RemoteAddr, "panic", v, "stack", string(debug.Stack()))
+			c.reply(smtp.C421Closing, "4.3.0", "Internal error, closing connection")
+			c.bw.Flush()
+		}
+		c.setState(smtp.StateClosed)
+	}()
+	c.run()
+}
+
+func (c *conn) run() {
+	sess, err := c.srv.backend.NewSession(&c.info)
+	if err != nil {
+		// The backend refuses the client: its reply replaces the greeting
+		// (RFC 5321 section 3.1 allows 554 there).
+		e := c.asReply(err)
+		if e.Code/100 != 4 && e.Code/100 != 5 {
+			e = smtp.Errorf(smtp.C421Closing, "4.3.0", "Service not available")
+		}
+		c.replyErr(e)
+		c.bw.Flush()
+		return
+	}
+	c.sess = sess
+	defer func() {
+		if err := sess.Close(); err != nil {
+			c.opts.Logger.Error("smtpserver: closing session", "remote", c.info.RemoteAddr, "err", err)
+		}
+	}()
+
+	// RFC 5321 section 3.1 and RFC 2034 section 3: the greeting has no
+	// enhanced status code.
+	c.reply(smtp.C220Ready, "", c.opts.Hostname+" "+c.opts.Greeting)
+	for !c.quit {
+		if c.srv.shutting.Load() {
+			c.closeWith(smtp.C421Closing, "4.3.2", "Service shutting down")
+			return
+		}
+		line, err := wire.ReadLine(c.br, c.opts.MaxCommandBytes)
+		switch {
+		case err == nil:
+			c.execute(line)
+		case errors.Is(err, wire.ErrLineTooLong):
+			// RFC 5321 section 4.5.3.1.4: 500 for an overlong command
+			// line. ReadLine consumed it, so the session goes on.
+			c.fail(smtp.Errorf(smtp.C500SyntaxError, "5.5.2", "Line too long (the limit is %d octets)", c.opts.MaxCommandBytes))
+		case errors.Is(err, errShuttingDown) || c.srv.shutting.Load() && isTimeout(err):
+			c.closeWith(smtp.C421Closing, "4.3.2", "Service shutting down")
+			return
+		case isTimeout(err):
+			// RFC 5321 section 4.5.3.2.7: the server may close an idle
+			// connection; 421 says why.
+			c.closeWith(smtp.C421Closing, "4.4.2", "Idle timeout, closing connection")
+			return
+		default:
+			return // the client went away
+		}
+	}
+	c.bw.Flush()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// command is one row of the command table.
+type command struct {
+	fn    func(c *conn, arg string) error
+	in    []smtp.State // states where it is allowed; nil: any
+	proto proto        // SMTP, LMTP or both
+	help  string       // HELP <verb> text
+}
+
+type proto int
+
+const (
+	protoSMTP proto = 1 << iota
+	protoLMTP
+	protoBoth = protoSMTP | protoLMTP
+)
+
+func states(s ...smtp.State) []smtp.State { return s }
+
+// commands is the command table (RFC 5321 section 4.1.1; RFC 2033 section
+// 4.1 for LHLO). RFC 5321 section 4.1.4: RSET, NOOP, QUIT, VRFY, EXPN and
+// HELP are allowed at any time.
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"HELO": {fn: (*conn).cmdHelo, proto: protoSMTP, help: "HELO <your host name>: introduce yourself (old style, no extensions)"},
+		"EHLO": {fn: (*conn).cmdEhlo, proto: protoSMTP, help: "EHLO <your host name>: introduce yourself and list the extensions"},
+		"LHLO": {fn: (*conn).cmdLhlo, proto: protoLMTP, help: "LHLO <your host name>: introduce yourself to an LMTP server"},
+		"MAIL": {fn: (*conn).cmdMail, in: states(smtp.StateReady), proto: protoBoth, help: "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a transaction"},
+		"RCPT": {fn: (*conn).cmdRcpt, in: states(smtp.StateMail, smtp.StateRcpt), proto: protoBoth, help: "RCPT TO:<address>: add a recipient (repeat for more)"},
+		"DATA": {fn: (*conn).cmdData, in: states(smtp.StateRcpt), proto: protoBoth, help: "DATA: send the message, end it with a line holding only \".\""},
+		"RSET": {fn: (*conn).cmdRset, proto: protoBoth, help: "RSET: abort the transaction"},
+		"NOOP": {fn: (*conn).cmdNoop, proto: protoBoth, help: "NOOP: do nothing, get 250"},
+		"QUIT": {fn: (*conn).cmdQuit, proto: protoBoth, help: "QUIT: end the session"},
+		"VRFY": {fn: (*conn).cmdVrfy, proto: protoBoth, help: "VRFY <user>: ask whether a mailbox exists (this server will not say)"},
+		"EXPN": {fn: (*conn).cmdExpn, proto: protoBoth, help: "EXPN <list>: expand a mailing list (not implemented)"},
+		"HELP": {fn: (*conn).cmdHelp, proto: protoBoth, help: "HELP [command]: this text"},
+	}
+}
+
+func (c *conn) proto() proto {
+	if c.opts.LMTP {
+		return protoLMTP
+	}
+	return protoSMTP
+}
+
+func (c *conn) hello() string {
+	if c.opts.LMTP {
+		return "LHLO"
+	}
+	return "EHLO or HELO"
+}
+
+// execute runs one command line.
+func (c *conn) execute(line []byte) {
+	verb, arg, err := smtp.ParseCommand(line)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	cmd, ok := commands[verb]
+	if ok && cmd.proto&c.proto() == 0 {
+		if verb == "HELO" || verb == "EHLO" {
+			// RFC 2033 section 4.1: LMTP has LHLO instead.
+			c.fail(smtp.Errorf(smtp.C500SyntaxError, "5.5.1", "This is an LMTP server: use LHLO (RFC 2033)"))
+			return
+		}
+		ok = false
+	}
+	if !ok {
+		// RFC 5321 section 4.2.4: 500 for a command not recognised.
+		c.fail(smtp.Errorf(smtp.C500SyntaxError, "5.5.2", "Command %s not recognized", verb))
+		return
+	}
+	if cmd.in != nil && !contains(cmd.in, c.state) {
+		c.fail(c.badSequence(verb))
+		return
+	}
+	if err := cmd.fn(c, arg); err != nil {
+		c.fail(err)
+	}
+}
+
+func contains(list []smtp.State, s smtp.State) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// badSequence explains a command sent out of order (RFC 5321 section 4.1.4:
+// 503 bad sequence of commands).
+func (c *conn) badSequence(verb string) *smtp.Error {
+	const code, enh = smtp.C503BadSequence, "5.5.1"
+	switch {
+	case c.state == smtp.StateConnected:
+		return smtp.Errorf(code, enh, "Send %s first", c.hello())
+	case verb == "MAIL":
+		return smtp.Errorf(code, enh, "Nested MAIL command: a transaction is open (RSET aborts it)")
+	case verb == "RCPT":
+		return smtp.Errorf(code, enh, "Need MAIL before RCPT")
+	case verb == "DATA" && c.state == smtp.StateMail:
+		return smtp.Errorf(code, enh, "Need RCPT before DATA: no recipient was accepted")
+	case verb == "DATA":
+		return smtp.Errorf(code, enh, "Need MAIL and RCPT before DATA")
+	}
+	return smtp.Errorf(code, enh, "Bad sequence of commands")
+}
+
+// asReply is the one place where an error becomes a reply: an *smtp.Error
+// goes to the client as is; anything else is logged and answered with
+// 451 4.3.0 (RFC 5321 section 4.2.3: local error in processing).
+func (c *conn) asReply(err error) *smtp.Error {
+	var e *smtp.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	c.opts.Logger.Error("smtpserver: backend error", "remote", c.info.RemoteAddr, "err", err)
+	return smtp.Errorf(smtp.C451LocalError, "4.3.0", "Local error in processing")
+}
+
+// fail answers a command with an error reply, or ends the session when
+// the reply is a 421 or the client has made too many errors.
+func (c *conn) fail(err error) {
+	if errors.Is(err, errHangUp) {
+		c.quit = true
+		return
+	}
+	e := c.asReply(err)
+	if e.Code == smtp.C421Closing {
+		c.closeWith(e.Code, e.Enhanced, e.Message)
+		return
+	}
+	c.errors++
+	if c.errors > c.opts.MaxErrors {
+		c.closeWith(smtp.C421Closing, "4.7.0", "Too many errors, closing connection")
+		return
+	}
+	c.replyErr(e)
+}
+
+// errHangUp ends a session without a reply: the client is gone.
+var errHangUp = errors.New("smtpserver: connection lost")
+
+func (c *conn) closeWith(code smtp.Code, enhanced, text string) {
+	c.reply(code, enhanced, text)
+	c.bw.Flush()
+	c.quit = true
+}
+
+func (c *conn) replyErr(e *smtp.Error) {
+	c.reply(e.Code, e.Enhanced, strings.Split(e.Message, "\n")...)
+}
+
+// reply queues a reply: "250-first", ..., "250 last" (RFC 5321 section
+// 4.2.1), each line with the enhanced code when one is given. Replies leave
+// when the session next waits for input (see netReader) or closes.
+func (c *conn) reply(code smtp.Code, enhanced string, lines ...string) {
+	if len(lines) == 0 {
+		lines = []string{""}
+	}
+	for i, text := range lines {
+		sep := '-'
+		if i == len(lines)-1 {
+			sep = ' '
+		}
+		text = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, text)
+		if enhanced != "" {
+			fmt.Fprintf(c.bw, "%d%c%s %s\r\n", code, sep, enhanced, text)
+		} else {
+			fmt.Fprintf(c.bw, "%d%c%s\r\n", code, sep, text)
+		}
+	}
+}
+
+// setState moves the session and tells the transcript.
+func (c *conn) setState(s smtp.State) {
+	if s == c.state {
+		return
+	}
+	c.tr.State(c.state.String(), s.String())
+	c.state = s
+}
+
+// resetTransaction forgets the open transaction, if any.
+func (c *conn) resetTransaction() {
+	if c.sess != nil {
+		c.sess.Reset()
+	}
+	c.rcpts = nil
+	if c.state == smtp.StateMail || c.state == smtp.StateRcpt || c.state == smtp.StateData {
+		c.setState(smtp.StateReady)
+	}
+}

@@ -1,0 +1,310 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// scenario decodes the top mapping.
+func (d *decoder) scenario(n *yaml.Node, sc *Scenario) {
+	seen, ok := d.mapping(n, "scenario", []field{
+		{"name", func(v *yaml.Node) { d.str(v, "name", &sc.Name) }},
+		{"description", func(v *yaml.Node) { d.str(v, "description", &sc.Description) }},
+		{"users", func(v *yaml.Node) { d.list(v, "users", func(item *yaml.Node) { d.user(item, sc) }) }},
+		{"agents", func(v *yaml.Node) { d.list(v, "agents", func(item *yaml.Node) { d.agent(item, sc) }) }},
+		{"steps", func(v *yaml.Node) { d.list(v, "steps", func(item *yaml.Node) { d.step(item, sc) }) }},
+	})
+	if !ok {
+		if resolve(n) == nil || isNull(resolve(n)) {
+			d.errorAt(Pos{File: d.file, Line: 1, Col: 1}, "empty scenario file")
+		}
+		return
+	}
+	if _, has := seen["name"]; !has || sc.Name == "" {
+		d.errorf(resolve(n), "scenario: name is missing")
+	}
+}
+
+func (d *decoder) list(n *yaml.Node, what string, each func(*yaml.Node)) {
+	n = resolve(n)
+	if n == nil || isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s: expected a list (- item), found %s", what, kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		each(item)
+	}
+}
+
+func (d *decoder) user(n *yaml.Node, sc *Scenario) {
+	u := User{Pos: d.pos(resolve(n))}
+	seen, ok := d.mapping(n, "user", []field{
+		{"address", func(v *yaml.Node) { d.str(v, "address", &u.Address) }},
+		{"password", func(v *yaml.Node) { d.str(v, "password", &u.Password) }},
+	})
+	if !ok {
+		return
+	}
+	if _, has := seen["address"]; !has {
+		d.errorAt(u.Pos, "user: address is missing")
+	}
+	sc.Users = append(sc.Users, u)
+}
+
+func (d *decoder) agent(n *yaml.Node, sc *Scenario) {
+	a := Agent{Pos: d.pos(resolve(n))}
+	seen, ok := d.mapping(n, "agent", []field{
+		{"name", func(v *yaml.Node) { d.str(v, "name", &a.Name) }},
+		{"kind", func(v *yaml.Node) { d.str(v, "kind", &a.Kind) }},
+		{"hostname", func(v *yaml.Node) { d.str(v, "hostname", &a.Hostname) }},
+		{"domains", func(v *yaml.Node) { d.strs(v, "domains", &a.Domains) }},
+		{"deliver_to", func(v *yaml.Node) { d.str(v, "deliver_to", &a.DeliverTo) }},
+		{"user", func(v *yaml.Node) { d.str(v, "user", &a.User) }},
+		{"max_message_size", func(v *yaml.Node) { d.size(v, "max_message_size", &a.MaxMessageSize) }},
+		{"max_recipients", func(v *yaml.Node) { d.integer(v, "max_recipients", &a.MaxRecipients) }},
+		{"listen", func(v *yaml.Node) { a.Listen = d.listen(v) }},
+	})
+	if !ok {
+		return
+	}
+	a.at = seen
+	for _, key := range []string{"name", "kind"} {
+		if _, has := seen[key]; !has {
+			d.errorAt(a.Pos, "agent: %s is missing", key)
+		}
+	}
+	sc.Agents = append(sc.Agents, a)
+}
+
+// listen decodes {smtp: "127.0.0.1:2525"}; which names a kind accepts is
+// checked in validate.
+func (d *decoder) listen(n *yaml.Node) map[string]string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		if n != nil {
+			d.errorf(n, "listen: expected a mapping such as {smtp: \"127.0.0.1:2525\"}, found %s", kindName(n))
+		}
+		return nil
+	}
+	m := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k == nil || k.Kind != yaml.ScalarNode {
+			d.errorf(n.Content[i], "listen: keys must be plain words")
+			continue
+		}
+		if _, dup := m[k.Value]; dup {
+			d.errorf(k, "listen: %q repeated", k.Value)
+			continue
+		}
+		var addr string
+		d.str(n.Content[i+1], "listen: "+k.Value, &addr)
+		m[k.Value] = addr
+	}
+	return m
+}
+
+// step decodes one item of steps: a mapping with exactly one key.
+func (d *decoder) step(n *yaml.Node, sc *Scenario) {
+	n = resolve(n)
+	if n == nil {
+		return
+	}
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		d.errorf(n, "step: expected one of %s, each as \"- kind: ...\"", strings.Join(stepKinds, ", "))
+		return
+	}
+	k, v := resolve(n.Content[0]), n.Content[1]
+	if k == nil || k.Kind != yaml.ScalarNode {
+		d.errorf(n, "step: expected one of %s", strings.Join(stepKinds, ", "))
+		return
+	}
+	st := Step{Pos: d.pos(k), Kind: k.Value}
+	switch k.Value {
+	case StepSay, StepPause:
+		if rv := resolve(v); rv != nil && !isNull(rv) {
+			d.str(v, k.Value, &st.Text)
+		} else {
+			d.errorAt(st.Pos, "%s: the text to show is missing", k.Value)
+		}
+	case StepSend:
+		st.Send = d.send(v, st.Pos)
+	case StepWait:
+		st.Wait = d.wait(v, st.Pos)
+	case StepExpect:
+		st.Expect = d.expect(v, st.Pos)
+	case StepSMTP:
+		st.SMTP = d.dialogue(v, st.Pos)
+	default:
+		d.errorf(k, "unknown step %q (known: %s)", k.Value, strings.Join(stepKinds, ", "))
+		return
+	}
+	sc.Steps = append(sc.Steps, st)
+}
+
+var stepKinds = []string{StepSay, StepSend, StepWait, StepExpect, StepPause, StepSMTP}
+
+// need reports the keys of want missing from seen, at p.
+func (d *decoder) need(seen posMap, p Pos, what string, want ...string) {
+	for _, key := range want {
+		if _, has := seen[key]; !has {
+			d.errorAt(p, "%s: %s is missing", what, key)
+		}
+	}
+}
+
+func (d *decoder) send(n *yaml.Node, p Pos) *Send {
+	s := &Send{}
+	seen, ok := d.mapping(n, "send", []field{
+		{"as", func(v *yaml.Node) { d.str(v, "as", &s.As) }},
+		{"via", func(v *yaml.Node) { d.str(v, "via", &s.Via) }},
+		{"from", func(v *yaml.Node) { d.str(v, "from", &s.From) }},
+		{"to", func(v *yaml.Node) { d.strs(v, "to", &s.To) }},
+		{"cc", func(v *yaml.Node) { d.strs(v, "cc", &s.Cc) }},
+		{"bcc", func(v *yaml.Node) { d.strs(v, "bcc", &s.Bcc) }},
+		{"subject", func(v *yaml.Node) { d.str(v, "subject", &s.Subject) }},
+		{"body", func(v *yaml.Node) { d.str(v, "body", &s.Body) }},
+		{"expect", func(v *yaml.Node) { s.Expect = d.reply(v, "expect") }},
+	})
+	s.at = seen
+	if ok {
+		d.need(seen, p, "send", "as", "via")
+		if len(s.To)+len(s.Cc)+len(s.Bcc) == 0 {
+			d.errorAt(p, "send: give at least one recipient (to, cc or bcc)")
+		}
+	}
+	return s
+}
+
+func (d *decoder) wait(n *yaml.Node, p Pos) *Wait {
+	w := &Wait{Count: 1, Timeout: DefaultWaitTimeout}
+	seen, ok := d.mapping(n, "wait", []field{
+		{"mailbox", func(v *yaml.Node) { d.str(v, "mailbox", &w.Mailbox) }},
+		{"count", func(v *yaml.Node) { d.integer(v, "count", &w.Count) }},
+		{"timeout", func(v *yaml.Node) { d.duration(v, "timeout", &w.Timeout) }},
+	})
+	w.at = seen
+	if ok {
+		d.need(seen, p, "wait", "mailbox")
+	}
+	return w
+}
+
+func (d *decoder) expect(n *yaml.Node, p Pos) *Expect {
+	e := &Expect{Count: -1}
+	seen, ok := d.mapping(n, "expect", []field{
+		{"mailbox", func(v *yaml.Node) { d.str(v, "mailbox", &e.Mailbox) }},
+		{"count", func(v *yaml.Node) { d.integer(v, "count", &e.Count) }},
+		{"message", func(v *yaml.Node) { d.integer(v, "message", &e.Message) }},
+		{"headers", func(v *yaml.Node) {
+			d.pairs(v, "headers", func(k, v *yaml.Node) {
+				h := HeaderCheck{Pos: d.pos(k), Name: k.Value}
+				d.str(v, "headers: "+k.Value, &h.Value)
+				e.Headers = append(e.Headers, h)
+			})
+		}},
+		{"header_count", func(v *yaml.Node) {
+			d.pairs(v, "header_count", func(k, v *yaml.Node) {
+				h := HeaderCount{Pos: d.pos(k), Name: k.Value}
+				d.integer(v, "header_count: "+k.Value, &h.Count)
+				e.HeaderCount = append(e.HeaderCount, h)
+			})
+		}},
+	})
+	e.at = seen
+	if ok {
+		d.need(seen, p, "expect", "mailbox")
+	}
+	return e
+}
+
+// pairs walks a mapping of header names to values.
+func (d *decoder) pairs(n *yaml.Node, what string, each func(k, v *yaml.Node)) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		if n != nil {
+			d.errorf(n, "%s: expected a mapping of header names, found %s", what, kindName(n))
+		}
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k == nil || k.Kind != yaml.ScalarNode || !validHeaderName(k.Value) {
+			d.errorf(n.Content[i], "%s: %s is not a header field name", what, shown(n.Content[i]))
+			continue
+		}
+		each(k, n.Content[i+1])
+	}
+}
+
+// validHeaderName follows RFC 5322 section 2.2: printable ASCII but colon.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' || s[i] == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) dialogue(n *yaml.Node, p Pos) *Dialogue {
+	dl := &Dialogue{}
+	seen, ok := d.mapping(n, "smtp", []field{
+		{"as", func(v *yaml.Node) { d.str(v, "as", &dl.As) }},
+		{"via", func(v *yaml.Node) { d.str(v, "via", &dl.Via) }},
+		{"dialogue", func(v *yaml.Node) {
+			d.list(v, "dialogue", func(item *yaml.Node) {
+				if x, ok := d.exchange(item); ok {
+					dl.Exchanges = append(dl.Exchanges, x)
+				}
+			})
+		}},
+	})
+	dl.at = seen
+	if ok {
+		d.need(seen, p, "smtp", "as", "via", "dialogue")
+	}
+	return dl
+}
+
+// MaxLineBytes bounds a dialogue command; RFC 5321 section 4.5.3.1.4 says
+// 512 octets with CRLF, but a lesson may send longer lines on purpose.
+const MaxLineBytes = 4096
+
+func (d *decoder) exchange(n *yaml.Node) (Exchange, bool) {
+	x := Exchange{Pos: d.pos(resolve(n))}
+	seen, ok := d.mapping(n, "dialogue line", []field{
+		{"send", func(v *yaml.Node) { d.str(v, "send", &x.Send) }},
+		{"data", func(v *yaml.Node) { d.str(v, "data", &x.Data); x.IsData = true }},
+		{"data_size", func(v *yaml.Node) { d.size(v, "data_size", &x.DataSize); x.IsData = true }},
+		{"expect", func(v *yaml.Node) { x.Expect = d.reply(v, "expect") }},
+	})
+	if !ok {
+		return x, false
+	}
+	_, hasSend := seen["send"]
+	_, hasData := seen["data"]
+	_, hasSize := seen["data_size"]
+	switch {
+	case btoi(hasSend)+btoi(hasData)+btoi(hasSize) != 1:
+		d.errorAt(x.Pos, "dialogue line: give exactly one of send, data, data_size")
+	case hasSend && (strings.ContainsAny(x.Send, "\r\n") || len(x.Send) > MaxLineBytes):
+		d.errorAt(seen["send"], "send: %s", fmt.Sprintf("one line of at most %d bytes, without line breaks", MaxLineBytes))
+	}
+	return x, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

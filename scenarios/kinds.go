@@ -1,0 +1,135 @@
+package scenarios
+
+import (
+	"context"
+	"sort"
+)
+
+// kind is a row of the agent kind table: what a scenario may say about an
+// agent of that kind, what it listens on, and how to start it. Later kinds
+// (open-relay, smarthost, dns, lda) are new rows.
+type kind struct {
+	doc string
+	// listeners are the sockets the agent opens, in the order PortBase
+	// numbers them ("smtp", "lmtp").
+	listeners []string
+	// keys are the agent keys this kind uses besides name, kind, hostname
+	// and listen.
+	keys []string
+	// serves is true for kinds whose domains hold the lab's users.
+	serves bool
+	// check validates the kind's own fields (after the generic checks).
+	check func(v *validator, a *Agent)
+	// deps names the agents that must be started first.
+	deps func(a *Agent) []string
+	// start builds the agent from its stanza and what is already running,
+	// then starts it.
+	start func(ctx context.Context, l *Lab, a *Agent) (labAgent, error)
+}
+
+// labAgent is what the runner needs from every agent.
+type labAgent interface {
+	Name() string
+	Kind() string
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Endpoints() map[string]string
+}
+
+var kinds map[string]kind
+
+func init() {
+	kinds = map[string]kind{
+		"mta": {
+			doc:       "a mail transfer agent: takes mail over SMTP for its domains and hands it to its MDA over LMTP",
+			listeners: []string{"smtp"},
+			keys:      []string{"domains", "deliver_to", "max_message_size", "max_recipients"},
+			serves:    true,
+			check:     checkMTA,
+			deps:      func(a *Agent) []string { return []string{a.DeliverTo} },
+			start:     startMTA,
+		},
+		"mda": {
+			doc:       "a mail delivery agent: takes mail over LMTP and stores it in the users' Maildirs",
+			listeners: []string{"lmtp"},
+			keys:      []string{"domains"},
+			serves:    true,
+			check:     checkMDA,
+			start:     startMDA,
+		},
+		"mua": {
+			doc:   "a user's mail program: submits messages to an MTA over SMTP",
+			keys:  []string{"user"},
+			check: checkMUA,
+			start: startMUA,
+		},
+	}
+}
+
+// KindInfo describes an agent kind, for help texts.
+type KindInfo struct {
+	Name      string
+	Doc       string
+	Listeners []string
+}
+
+// Kinds lists the agent kinds a scenario may use, by name.
+func Kinds() []KindInfo {
+	var out []KindInfo
+	for name, k := range kinds {
+		out = append(out, KindInfo{Name: name, Doc: k.doc, Listeners: append([]string(nil), k.listeners...)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func kindNames() []string {
+	var names []string
+	for name := range kinds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func checkMTA(v *validator, a *Agent) {
+	if len(a.Domains) == 0 {
+		v.errorAt(a.Pos, "mta %s: domains is missing (the domains it takes mail for)", a.Name)
+	}
+	if a.DeliverTo == "" {
+		v.errorAt(a.Pos, "mta %s: deliver_to is missing (the mda that stores its domains' mail)", a.Name)
+		return
+	}
+	p := a.at.of("deliver_to", a.Pos)
+	mda, ok := v.agents[a.DeliverTo]
+	if !ok {
+		v.errorAt(p, "deliver_to: no agent is called %q", a.DeliverTo)
+		return
+	}
+	if _, known := kinds[mda.Kind]; !known {
+		return // reported on mda itself
+	}
+	if mda.Kind != "mda" {
+		v.errorAt(p, "deliver_to: %s is an %s, not an mda", a.DeliverTo, mda.Kind)
+		return
+	}
+	for _, dom := range a.Domains {
+		if !containsFold(mda.Domains, dom) {
+			v.errorAt(p, "deliver_to: mda %s does not serve %s (add it to its domains)", mda.Name, dom)
+		}
+	}
+}
+
+func checkMDA(v *validator, a *Agent) {
+	if len(a.Domains) == 0 {
+		v.errorAt(a.Pos, "mda %s: domains is missing (the domains whose mailboxes it keeps)", a.Name)
+	}
+}
+
+func checkMUA(v *validator, a *Agent) {
+	if a.User == "" {
+		v.errorAt(a.Pos, "mua %s: user is missing (the address it sends as)", a.Name)
+		return
+	}
+	v.knownUser(a.at.of("user", a.Pos), "user", a.User)
+}

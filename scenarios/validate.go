@@ -1,0 +1,305 @@
+package scenarios
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// validator checks what decoding cannot: names that refer to each other,
+// addresses, and what each kind needs.
+type validator struct {
+	*decoder
+	sc     *Scenario
+	agents map[string]*Agent
+	users  map[string]*User // by lower-cased address
+}
+
+// MaxDataSize bounds data_size in a dialogue: enough to exceed any lab limit.
+const MaxDataSize = 64 << 20
+
+func (d *decoder) validate(sc *Scenario) {
+	v := &validator{decoder: d, sc: sc, agents: map[string]*Agent{}, users: map[string]*User{}}
+	if sc.Name != "" && !validName(sc.Name) {
+		v.errorAt(Pos{File: d.file, Line: 1, Col: 1}, "name: %q: use letters, digits, '.', '-' and '_'", sc.Name)
+	}
+	for i := range sc.Agents {
+		a := &sc.Agents[i]
+		if first, dup := v.agents[a.Name]; dup {
+			v.errorAt(a.at.of("name", a.Pos), "duplicate agent name %q (first at %s)", a.Name, first.at.of("name", first.Pos))
+			continue
+		}
+		v.agents[a.Name] = a
+	}
+	served := map[string]bool{}
+	for i := range sc.Agents {
+		a := &sc.Agents[i]
+		if k, ok := kinds[a.Kind]; ok && k.serves {
+			for _, dom := range a.Domains {
+				served[strings.ToLower(dom)] = true
+			}
+		}
+	}
+	for i := range sc.Users {
+		u := &sc.Users[i]
+		p := u.Pos
+		if err := checkAddress(u.Address); err != nil {
+			v.errorAt(p, "user: %v", err)
+			continue
+		}
+		key := strings.ToLower(u.Address)
+		if first, dup := v.users[key]; dup {
+			v.errorAt(p, "duplicate user %s (first at %s)", u.Address, first.Pos)
+			continue
+		}
+		v.users[key] = u
+		if dom := domainOf(u.Address); !served[strings.ToLower(dom)] {
+			v.errorAt(p, "user %s: no mta or mda serves %s (add it to an agent's domains)", u.Address, dom)
+		}
+	}
+	for i := range sc.Agents {
+		v.agent(&sc.Agents[i])
+	}
+	for i := range sc.Steps {
+		v.step(&sc.Steps[i])
+	}
+}
+
+func (v *validator) agent(a *Agent) {
+	if !validName(a.Name) {
+		v.errorAt(a.at.of("name", a.Pos), "agent name %q: use letters, digits, '.', '-' and '_'", a.Name)
+	}
+	if a.Hostname != "" && checkDomain(a.Hostname) != nil {
+		v.errorAt(a.at.of("hostname", a.Pos), "hostname %q is not a domain name", a.Hostname)
+	}
+	k, ok := kinds[a.Kind]
+	if !ok {
+		if a.Kind != "" {
+			v.errorAt(a.at.of("kind", a.Pos), "unknown agent kind %q (known: %s)", a.Kind, strings.Join(kindNames(), ", "))
+		}
+		return
+	}
+	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients"} {
+		if p, has := a.at[key]; has && !contains(k.keys, key) {
+			v.errorAt(p, "%s: an agent of kind %s has no %s", key, a.Kind, key)
+		}
+	}
+	for _, dom := range a.Domains {
+		if err := checkDomain(dom); err != nil {
+			v.errorAt(a.at.of("domains", a.Pos), "domains: %v", err)
+		}
+	}
+	for _, name := range sortedKeys(a.Listen) {
+		p := a.at.of("listen", a.Pos)
+		if !contains(k.listeners, name) {
+			if len(k.listeners) == 0 {
+				v.errorAt(p, "listen: an agent of kind %s listens on nothing", a.Kind)
+			} else {
+				v.errorAt(p, "listen: an agent of kind %s has no %q listener (it has: %s)", a.Kind, name, strings.Join(k.listeners, ", "))
+			}
+			continue
+		}
+		if err := checkHostPort(a.Listen[name]); err != nil {
+			v.errorAt(p, "listen: %s: %v", name, err)
+		}
+	}
+	k.check(v, a)
+}
+
+func (v *validator) step(st *Step) {
+	switch st.Kind {
+	case StepSend:
+		s := st.Send
+		v.mua(s.at.of("as", st.Pos), s.As)
+		v.smtpAgent(s.at.of("via", st.Pos), s.Via)
+		if s.From != "" {
+			if err := checkAddress(s.From); err != nil {
+				v.errorAt(s.at.of("from", st.Pos), "from: %v", err)
+			}
+		}
+		for _, f := range []struct {
+			key   string
+			addrs []string
+		}{{"to", s.To}, {"cc", s.Cc}, {"bcc", s.Bcc}} {
+			for _, addr := range f.addrs {
+				if err := checkAddress(addr); err != nil {
+					v.errorAt(s.at.of(f.key, st.Pos), "%s: %v", f.key, err)
+				}
+			}
+		}
+	case StepWait:
+		v.knownUser(st.Wait.at.of("mailbox", st.Pos), "mailbox", st.Wait.Mailbox)
+	case StepExpect:
+		e := st.Expect
+		v.knownUser(e.at.of("mailbox", st.Pos), "mailbox", e.Mailbox)
+		if (len(e.Headers) > 0 || len(e.HeaderCount) > 0) && e.Count == 0 {
+			v.errorAt(e.at.of("count", st.Pos), "count: 0 messages have no headers to check")
+		}
+		if e.Count > 0 && e.Message > e.Count {
+			v.errorAt(e.at.of("message", st.Pos), "message: %d is beyond count %d", e.Message, e.Count)
+		}
+	case StepSMTP:
+		dl := st.SMTP
+		v.mua(dl.at.of("as", st.Pos), dl.As)
+		v.smtpAgent(dl.at.of("via", st.Pos), dl.Via)
+		for _, x := range dl.Exchanges {
+			if x.DataSize > MaxDataSize {
+				v.errorAt(x.Pos, "data_size: at most %dMiB", MaxDataSize>>20)
+			}
+		}
+	}
+}
+
+// mua checks that name is an MUA.
+func (v *validator) mua(p Pos, name string) {
+	if name == "" {
+		return
+	}
+	a, ok := v.agents[name]
+	switch {
+	case !ok:
+		v.errorAt(p, "as: no agent is called %q", name)
+	case a.Kind != "mua":
+		v.errorAt(p, "as: %s is an %s; messages are sent as an mua", name, a.Kind)
+	}
+}
+
+// smtpAgent checks that name is an agent with an SMTP listener.
+func (v *validator) smtpAgent(p Pos, name string) {
+	if name == "" {
+		return
+	}
+	a, ok := v.agents[name]
+	if !ok {
+		v.errorAt(p, "via: no agent is called %q", name)
+		return
+	}
+	if k, known := kinds[a.Kind]; known && !contains(k.listeners, "smtp") {
+		v.errorAt(p, "via: %s is an %s, which does not speak SMTP (send via an mta)", name, a.Kind)
+	}
+}
+
+func (v *validator) knownUser(p Pos, key, addr string) {
+	if addr == "" {
+		return
+	}
+	if err := checkAddress(addr); err != nil {
+		v.errorAt(p, "%s: %v", key, err)
+		return
+	}
+	if _, ok := v.users[strings.ToLower(addr)]; !ok {
+		v.errorAt(p, "%s: %s is not one of the scenario's users", key, addr)
+	}
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkAddress accepts a plain addr-spec, local@domain, with a dot-atom
+// local part (RFC 5322 section 3.4.1) of at most 64 octets and a domain
+// name (RFC 5321 section 4.5.3.1.1).
+func checkAddress(s string) error {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return fmt.Errorf("%q is not an address: local@domain expected", s)
+	}
+	local, dom := s[:at], s[at+1:]
+	if local == "" || len(local) > 64 {
+		return fmt.Errorf("%q: the local part must have 1 to 64 characters", s)
+	}
+	for _, part := range strings.Split(local, ".") {
+		if part == "" {
+			return fmt.Errorf("%q: the local part has an empty piece between dots", s)
+		}
+		for i := 0; i < len(part); i++ {
+			if !isAtext(part[i]) {
+				return fmt.Errorf("%q: character %q is not allowed in a local part", s, part[i])
+			}
+		}
+	}
+	if err := checkDomain(dom); err != nil {
+		return fmt.Errorf("%q: %v", s, err)
+	}
+	return nil
+}
+
+// isAtext follows RFC 5322 section 3.2.3.
+func isAtext(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+}
+
+// checkDomain accepts letter-digit-hyphen labels separated by dots.
+func checkDomain(s string) error {
+	if s == "" || len(s) > 255 {
+		return fmt.Errorf("%q is not a domain name", s)
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a domain name", s)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("%q is not a domain name", s)
+			}
+		}
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q: host:port expected", s)
+	}
+	if net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("%q: the host must be an IP address", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: the port must be a number from 0 to 65535", s)
+	}
+	return nil
+}
+
+func domainOf(addr string) string {
+	return addr[strings.LastIndexByte(addr, '@')+1:]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
