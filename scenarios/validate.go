@@ -1,11 +1,14 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/maillab/maillab/protocols/mail"
 )
 
 // validator checks what decoding cannot: names that refer to each other,
@@ -206,38 +209,20 @@ func validName(s string) bool {
 	return true
 }
 
-// checkAddress accepts a plain addr-spec, local@domain, with a dot-atom
-// local part (RFC 5322 section 3.4.1) of at most 64 octets and a domain
-// name (RFC 5321 section 4.5.3.1.1).
+// checkAddress accepts an addr-spec as mail.ParseAddress does (RFC 5322
+// section 3.4.1 restricted to RFC 5321 section 4.1.2), written bare.
 func checkAddress(s string) error {
-	at := strings.LastIndexByte(s, '@')
-	if at < 0 {
-		return fmt.Errorf("%q is not an address: local@domain expected", s)
+	if strings.HasPrefix(strings.TrimSpace(s), "<") {
+		return fmt.Errorf("%q: write the address without < >", s)
 	}
-	local, dom := s[:at], s[at+1:]
-	if local == "" || len(local) > 64 {
-		return fmt.Errorf("%q: the local part must have 1 to 64 characters", s)
-	}
-	for _, part := range strings.Split(local, ".") {
-		if part == "" {
-			return fmt.Errorf("%q: the local part has an empty piece between dots", s)
+	if _, err := mail.ParseAddress(s); err != nil {
+		var se *mail.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%q: %s", s, se.Reason)
 		}
-		for i := 0; i < len(part); i++ {
-			if !isAtext(part[i]) {
-				return fmt.Errorf("%q: character %q is not allowed in a local part", s, part[i])
-			}
-		}
-	}
-	if err := checkDomain(dom); err != nil {
-		return fmt.Errorf("%q: %v", s, err)
+		return err
 	}
 	return nil
-}
-
-// isAtext follows RFC 5322 section 3.2.3.
-func isAtext(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
 // checkDomain accepts letter-digit-hyphen labels separated by dots.

@@ -6,6 +6,22 @@
 // shows exactly what crossed the wire. Protocol code adds meaning through
 // wire.Tracer (implemented by the tapped connections): state changes, bulk
 // and secret marks, notes, queue ids.
+//
+// # Security
+//
+// Tapped connections carry whatever peers send, lab agents or not. Recorded
+// lines are capped (MaxLineBytes) and made printable (invalid UTF-8 and
+// control characters are escaped), so a hostile client can neither exhaust
+// memory nor drive the class's terminal. Credentials are recorded, marked
+// Secret; renderers mask them.
+//
+// # Limits
+//
+// A Recorder keeps at most Options.MaxEvents events (Recorder.Dropped
+// counts the rest). A lab client is named on the listening side only over
+// TCP; on other networks it stays unnamed. An accepted connection waits at
+// most 2s for a pending lab dialer to name itself. After STARTTLS the
+// encrypted bytes are not recorded.
 package transcripts
 
 import (

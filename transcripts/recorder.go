@@ -224,7 +224,14 @@ func (r *Recorder) Dialer(agent, proto string, dial func(ctx context.Context, ne
 		if l := r.listenerFor(c.RemoteAddr().String()); l != nil {
 			// The listening side records; this side only forwards meaning.
 			reg := &dialReg{agent: agent, ready: make(chan struct{})}
-			r.endPending(target, c.LocalAddr().String(), reg)
+			if _, ok := c.LocalAddr().(*net.TCPAddr); !ok {
+				// Only TCP addresses tell two clients apart: this one
+				// stays unnamed on the listening side.
+				close(reg.ready)
+				r.endPending(target, "", nil)
+			} else {
+				r.endPending(target, c.LocalAddr().String(), reg)
+			}
 			return newConn(c, r, sideClient, false, reg), nil
 		}
 		if target != nil {
@@ -244,6 +251,9 @@ func (r *Recorder) Dialer(agent, proto string, dial func(ctx context.Context, ne
 // endPending records a lab dialer's local address (when reg is not nil) and
 // ends its pending state on l, in one step so Accept never sees neither.
 func (r *Recorder) endPending(l *tapListener, local string, reg *dialReg) {
+	if l == nil && reg == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if reg != nil {

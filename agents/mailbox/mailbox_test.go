@@ -315,3 +315,30 @@ func BenchmarkDeliver(b *testing.B) {
 		})
 	}
 }
+
+func FuzzMaildir(f *testing.F) {
+	for _, seed := range []string{"bob@b.test", "../x@b.test", "a@..", "a/b@c", "@", "x@y@z", "BOB@B.TEST", ".a@b", "a@b\x00"} {
+		f.Add(seed)
+	}
+	s, err := Open(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		dir, err := s.Maildir(addr)
+		if err != nil {
+			if !errors.Is(err, ErrBadAddress) {
+				t.Fatalf("Maildir(%q): %v is not ErrBadAddress", addr, err)
+			}
+			return
+		}
+		rel, err := filepath.Rel(s.Root(), dir)
+		if err != nil || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
+			t.Fatalf("Maildir(%q) = %q escapes the root", addr, dir)
+		}
+		// Exactly two levels below the root: <domain>/<local>.
+		if parts := strings.Split(rel, string(filepath.Separator)); len(parts) != 2 {
+			t.Fatalf("Maildir(%q) = %q is not <domain>/<local>", addr, rel)
+		}
+	})
+}

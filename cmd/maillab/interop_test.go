@@ -66,7 +66,7 @@ func requireTool(t *testing.T, name string) string {
 
 // lab is a running "maillab up --json" process.
 type lab struct {
-	info   scenarios.Info
+	info   scenarios.LabInfo
 	stderr *lockedBuffer
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -35,19 +36,23 @@ func (t *transcriptOptions) validate() error {
 	return withCode(exitUsage, fmt.Errorf("--lang %q: choose en or es", t.lang))
 }
 
-// sink renders events to w as they are recorded.
-type sink interface {
-	Write(e transcripts.Event) error
-}
-
 // attach subscribes a renderer for w to rec and returns a function that
-// detaches it. Rendering errors (a closed pipe) stop the rendering only.
+// detaches it and flushes what the renderer held back (the summary of a
+// message body cut short). Calling it more than once is harmless. Rendering
+// errors (a closed pipe) stop the rendering only.
 func (t *transcriptOptions) attach(rec *transcripts.Recorder, w io.Writer, color bool) func() {
-	var s sink
+	var r render.Renderer
 	if t.json {
-		s = render.NewJSON(w)
+		r = render.NewJSON(w)
 	} else {
-		s = render.NewText(w, render.Options{Color: color, Explain: t.explain, Lang: t.lang, ShowBulk: t.showBody})
+		r = render.NewText(w, render.Options{Color: color, Explain: t.explain, Lang: t.lang, ShowBulk: t.showBody})
 	}
-	return rec.Subscribe(func(e transcripts.Event) { _ = s.Write(e) })
+	cancel := rec.Subscribe(func(e transcripts.Event) { _ = r.Write(e) })
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			_ = r.Flush()
+		})
+	}
 }

@@ -100,7 +100,7 @@ func runUp(ctx context.Context, s streams, g *globalOptions, o *upOptions) error
 }
 
 // printLab tells people where the lab listens and who can log in.
-func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.Info) {
+func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 	fmt.Fprintf(w, "maillab: lab %q is up. Press Ctrl-C to stop it.\n\n", sc.Name)
 	fmt.Fprintln(w, "Agents:")
 	for _, a := range info.Agents {

@@ -25,6 +25,10 @@ type Backend interface {
 
 // Session receives one connection's mail transactions. A returned *smtp.Error
 // goes to the client as is; any other error is answered with 451 4.3.0.
+//
+// A 2yz *smtp.Error from Mail, Rcpt, Data or an LMTPData result is a
+// success in the backend's own words, e.g. "250 2.0.0 Ok: queued as 4F2A":
+// the transaction goes on and it does not count towards Options.MaxErrors.
 type Session interface {
 	// Mail starts a transaction (RFC 5321 section 3.3).
 	Mail(from mail.Path, p smtp.MailParams) error

@@ -75,11 +75,12 @@ func (c *conn) cmdMail(arg string) error {
 		// RFC 1870 section 6.1: a declared size over the limit gets 552.
 		return smtp.Errorf(smtp.C552TooBig, "5.3.4", "Message size %d exceeds the limit of %d octets", params.Size, c.opts.MaxMessageBytes)
 	}
-	if err := c.sess.Mail(from, params); err != nil {
-		return err
+	result := c.sess.Mail(from, params)
+	if failed(result) {
+		return result
 	}
 	c.setState(smtp.StateMail)
-	c.reply(smtp.C250OK, "2.1.0", fmt.Sprintf("Sender %s OK", from.Bracketed()))
+	c.succeed(result, smtp.C250OK, "2.1.0", fmt.Sprintf("Sender %s OK", from.Bracketed()))
 	return nil
 }
 
@@ -97,12 +98,13 @@ func (c *conn) cmdRcpt(arg string) error {
 		// client sends the rest in another transaction.
 		return smtp.Errorf(smtp.C452TooManyRecipients, "4.5.3", "Too many recipients (the limit is %d)", c.opts.MaxRecipients)
 	}
-	if err := c.sess.Rcpt(to); err != nil {
-		return err
+	result := c.sess.Rcpt(to)
+	if failed(result) {
+		return result
 	}
 	c.rcpts = append(c.rcpts, to)
 	c.setState(smtp.StateRcpt)
-	c.reply(smtp.C250OK, "2.1.5", fmt.Sprintf("Recipient %s OK", to.Bracketed()))
+	c.succeed(result, smtp.C250OK, "2.1.5", fmt.Sprintf("Recipient %s OK", to.Bracketed()))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime/debug"
 	"strings"
@@ -104,13 +105,18 @@ func (w netWriter) Write(p []byte) (int, error) {
 // and logged.
 func (c *conn) serve() {
 	defer c.srv.wg.Done()
-	defer c.srv.forget(c)
-	defer c.nc.Close()
+	defer func() {
+		if c.quit {
+			lingerClose(c.nc)
+		} else {
+			c.nc.Close()
+		}
+	}()
+	defer c.srv.forget(c) // before closing: a client that sees EOF finds its place free
 	defer func() {
 		if v := recover(); v != nil {
 			c.opts.Logger.Error("smtpserver: panic in session", "remote", c.info.RemoteAddr, "panic", v, "stack", string(debug.Stack()))
-			c.reply(smtp.C421Closing, "4.3.0", "Internal error, closing connection")
-			c.bw.Flush()
+			c.closeWith(smtp.C421Closing, "4.3.0", "Internal error, closing connection")
 		}
 		c.setState(smtp.StateClosed)
 	}()
@@ -126,8 +132,7 @@ func (c *conn) run() {
 		if e.Code/100 != 4 && e.Code/100 != 5 {
 			e = smtp.Errorf(smtp.C421Closing, "4.3.0", "Service not available")
 		}
-		c.replyErr(e)
-		c.bw.Flush()
+		c.closeWith(e.Code, e.Enhanced, e.Message)
 		return
 	}
 	c.sess = sess
@@ -167,6 +172,25 @@ func (c *conn) run() {
 	}
 	c.bw.Flush()
 }
+
+// lingerClose closes a connection the server chose to end, after its last
+// reply. Commands the client sent meanwhile are read and dropped for a
+// moment first: closing a socket with unread input makes TCP send a reset,
+// which can destroy the last reply before the client reads it.
+func lingerClose(nc net.Conn) {
+	defer nc.Close()
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, nc, lingerBytes)
+}
+
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 10
+)
 
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -305,6 +329,10 @@ func (c *conn) fail(err error) {
 		return
 	}
 	e := c.asReply(err)
+	if e.Code < 400 {
+		c.replyErr(e) // a success in the backend's words: not an error
+		return
+	}
 	if e.Code == smtp.C421Closing {
 		c.closeWith(e.Code, e.Enhanced, e.Message)
 		return
@@ -317,11 +345,31 @@ func (c *conn) fail(err error) {
 	c.replyErr(e)
 }
 
+// failed reports whether a backend's result is a failure: nil and a 2yz
+// *smtp.Error (a success in the backend's own words) are not.
+func failed(err error) bool {
+	if err == nil {
+		return false
+	}
+	e, ok := errors.AsType[*smtp.Error](err)
+	return !ok || e.Code/100 != 2
+}
+
+// succeed sends the success reply for a backend result that did not fail:
+// the backend's own 2yz reply when it gave one, else the default.
+func (c *conn) succeed(result error, code smtp.Code, enhanced, text string) {
+	if e, ok := errors.AsType[*smtp.Error](result); ok {
+		c.replyErr(e)
+		return
+	}
+	c.reply(code, enhanced, text)
+}
+
 // errHangUp ends a session without a reply: the client is gone.
 var errHangUp = errors.New("smtpserver: connection lost")
 
 func (c *conn) closeWith(code smtp.Code, enhanced, text string) {
-	c.reply(code, enhanced, text)
+	c.reply(code, enhanced, strings.Split(text, "\n")...)
 	c.bw.Flush()
 	c.quit = true
 }

@@ -33,7 +33,7 @@ func (c *conn) cmdData(arg string) error {
 	c.reply(smtp.C354StartInput, "", "Start mail input; end with <CRLF>.<CRLF>")
 
 	c.inData = true
-	src := &dataSource{br: c.br, maxLine: c.opts.MaxTextLineBytes, prevCRLF: true}
+	src := &dataSource{br: c.br, maxLine: c.opts.MaxTextLineBytes, prevCRLF: true, note: c.tr.Note}
 	if c.dataBR == nil {
 		c.dataBR = bufio.NewReader(src)
 	} else {
@@ -74,10 +74,10 @@ func (c *conn) cmdData(arg string) error {
 		results, perRcpt = []error{refusal}, false
 	}
 	if !c.opts.LMTP {
-		if results[0] != nil {
+		if failed(results[0]) {
 			return results[0]
 		}
-		c.reply(smtp.C250OK, "2.0.0", "Message accepted for delivery")
+		c.succeed(results[0], smtp.C250OK, "2.0.0", "Message accepted for delivery")
 		return nil
 	}
 	// RFC 2033 section 4.2: one reply per recipient that RCPT accepted.
@@ -91,11 +91,11 @@ func (c *conn) cmdData(arg string) error {
 		default:
 			err = fmt.Errorf("smtpserver: LMTPData returned %d results for %d recipients", len(results), len(rcpts))
 		}
-		if err != nil {
+		if failed(err) {
 			c.replyErr(c.asReply(err))
 			continue
 		}
-		c.reply(smtp.C250OK, "2.1.5", fmt.Sprintf("%s Message delivered", to.Bracketed()))
+		c.succeed(err, smtp.C250OK, "2.1.5", fmt.Sprintf("%s Message delivered", to.Bracketed()))
 	}
 	return nil
 }
@@ -185,11 +185,13 @@ type dataSource struct {
 	br       *bufio.Reader
 	maxLine  int
 	pending  []byte
-	line     int  // lineStart, lineMid or lineSkip
-	lineLen  int  // octets of the current line so far
-	first    byte // first octet of the current line
-	lastCR   bool // the last fragment ended in CR
-	prevCRLF bool // the previous line ended in CRLF
+	line     int          // lineStart, lineMid or lineSkip
+	lineLen  int          // octets of the current line so far
+	first    byte         // first octet of the current line
+	lastCR   bool         // the last fragment ended in CR
+	prevCRLF bool         // the previous line ended in CRLF
+	note     func(string) // tells the transcript, once, about a "." that is text
+	noted    bool
 
 	tooLong, nul, bareLF bool
 }
@@ -260,6 +262,10 @@ func (s *dataSource) next() error {
 	case wholeLine && frag[0] == '.' && (len(frag) == 2 || len(frag) == 3 && endsCRLF) && !(endsCRLF && afterCRLF):
 		// A "." that is not CRLF "." CRLF is text, not the end.
 		s.pending = stuffedDot
+		if s.note != nil && !s.noted {
+			s.noted = true
+			s.note(`a "." line after or with a bare LF is message text, not the end: end with CR LF "." CR LF (nc needs -C)`)
+		}
 	default:
 		s.pending = frag
 	}

@@ -119,6 +119,7 @@ func (tc *testClient) expectClosed() {
 	if !errors.Is(err, io.EOF) {
 		tc.t.Fatalf("got %q, %v; want the connection closed", line, err)
 	}
+	tc.c.Close() // as a client does when the server has closed
 }
 
 // ehlo connects and introduces itself.

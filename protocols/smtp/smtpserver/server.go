@@ -179,7 +179,7 @@ func (s *Server) start(nc net.Conn) {
 // 3.8 allows 421 at any time).
 func (s *Server) refuse(nc net.Conn) {
 	defer s.wg.Done()
-	defer nc.Close()
+	defer lingerClose(nc)
 	nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 	line := fmt.Sprintf("%d 4.7.0 Too many connections, try later\r\n", smtp.C421Closing)
 	if _, err := nc.Write([]byte(line)); err != nil {
@@ -198,7 +198,9 @@ func (s *Server) forget(c *conn) {
 // shutting down" (RFC 5321 section 3.8). A transaction in progress (a DATA
 // being received or stored) is allowed to finish. Shutdown waits for the
 // sessions to end until ctx is done; then it closes their connections and
-// returns ctx's error.
+// returns ctx's error. (A session the server ended still reads and drops
+// what its client sends for up to two seconds before it closes, so that its
+// last reply is not lost to a TCP reset; Shutdown waits for that too.)
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutting.Store(true)

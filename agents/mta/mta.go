@@ -1,0 +1,640 @@
+// Package mta is the lab's mail transfer agent: an SMTP server that accepts
+// mail for its own domains and hands it to the MDA over LMTP, the way
+// Postfix hands mail to Dovecot.
+//
+// For now the MTA only delivers locally. A recipient in another domain is
+// refused ("550 5.7.1 ... Relay access denied", RFC 5321 section 3.6.2 and
+// section 7.9): mail between domains (MX lookups, a queue, retries, bounces)
+// comes in a later issue. Open relay and smarthost will be MTA kinds with
+// their own relay policy.
+//
+// A message moves like this:
+//
+//	MUA --SMTP--> MTA: MAIL, RCPT (checked against Users), DATA
+//	MTA: prepends "Received: from <helo> ([ip]) by <hostname> (maillab) with ESMTP id <qid> ..."
+//	MTA --LMTP--> MDA: LHLO, MAIL, RCPT..., DATA; one reply per recipient
+//	MTA --SMTP--> MUA: "250 2.0.0 Ok: queued as <qid>" only after the MDA said every copy is stored
+//
+// The 250 at the end of DATA makes the MTA responsible for the message (RFC
+// 5321 section 4.2.5, section 6.1). Without a queue this MTA keeps that
+// promise by answering only after the MDA has stored the message: if the
+// MDA cannot be reached the client gets "451 4.4.1" and keeps the message;
+// if the MDA refuses every recipient its reply is passed on (same class);
+// if it refuses some, the client still gets 250 (RFC 5321 section 4.4: the
+// others have the message) and the transcript notes that a bounce would be
+// due — this MTA has no queue to send one from yet.
+//
+// The postmaster mailbox must exist in every domain (RFC 5321 section
+// 4.5.1). RCPT TO:<postmaster@domain> (any case) and the bare
+// RCPT TO:<Postmaster> go to the user postmaster@domain when it is listed in
+// Users, else to the domain's first listed user (for the bare form: the
+// first domain's).
+//
+// In a scenario:
+//
+//	agents:
+//	  - {name: mx.b.test, kind: mta, domains: [b.test], users: [bob@b.test], lmtp: mda.b.test}
+//
+// What to watch in the transcript: the queue id the MTA gives at MAIL
+// follows the message onto the LMTP connection; the MTA's LMTP dialogue
+// with the MDA happens between the client's final "." and the MTA's 250;
+// RCPT for a stranger (550 5.1.1) and for another domain (550 5.7.1).
+//
+// # Standards
+//
+// RFC 5321 (SMTP; section 4.4 trace fields, 4.5.1 postmaster, 3.6.2 relay),
+// RFC 2033 (LMTP), RFC 3463 (enhanced codes), RFC 3848 (the "ESMTP" and
+// "SMTP" protocol names in Received).
+//
+// # Security
+//
+// The SMTP socket takes network input: the smtpserver package bounds
+// lines, messages (MaxMessageBytes), recipients (MaxRecipients) and time.
+// Relaying is refused, so the MTA is not an open relay. The recipient list
+// decides who exists; the MTA never builds paths from addresses.
+//
+// # Limits
+//
+// A message is held in memory while it is handed to the MDA (bounded by
+// MaxMessageBytes, default 25 MiB). At most LMTPIdleConns idle LMTP
+// connections are kept for reuse (default 4, with RSET before each
+// transaction, closed by Stop). LMTPTimeout (default 2 minutes) bounds
+// each LMTP step.
+package mta
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/smtp"
+	"github.com/maillab/maillab/protocols/smtp/smtpclient"
+	"github.com/maillab/maillab/protocols/smtp/smtpserver"
+	"github.com/maillab/maillab/protocols/wire"
+	"github.com/maillab/maillab/transcripts"
+)
+
+// Config configures an MTA.
+type Config struct {
+	// Name is the agent's name in transcripts, e.g. "mx.b.test".
+	Name string
+	// Hostname goes into the greeting and the Received field; "" means Name.
+	Hostname string
+	// Domains are the domains the MTA receives mail for. At least one.
+	Domains []string
+	// Listen is the SMTP address; "" means "127.0.0.1:0" (a free port).
+	Listen string
+	// Users are the valid local addresses; each must be in Domains.
+	Users []string
+	// LMTP is the MDA's LMTP address. Required; it must be known before
+	// Start (start the MDA first).
+	LMTP string
+	// Recorder taps the SMTP listener and the LMTP dialer; nil means no
+	// transcript.
+	Recorder *transcripts.Recorder
+	// Now is the clock for Received dates; nil means time.Now.
+	Now func() time.Time
+	// MaxMessageBytes and MaxRecipients are passed to the SMTP server; 0
+	// means its defaults (25 MiB, 100).
+	MaxMessageBytes int64
+	MaxRecipients   int
+	// IDs makes queue ids; nil means 12 random hex digits.
+	IDs func() string
+	// LMTPTimeout bounds each step of a hand-off to the MDA; 0 means 2
+	// minutes.
+	LMTPTimeout time.Duration
+	// LMTPIdleConns is how many idle LMTP connections are kept for the next
+	// message; 0 means 4, a negative number means a new connection for
+	// every message.
+	LMTPIdleConns int
+}
+
+// MTA is a mail transfer agent. Build it with New.
+type MTA struct {
+	cfg     Config
+	domains map[string]bool   // lower case
+	users   map[string]bool   // lower case addresses
+	first   map[string]string // domain -> first listed user
+
+	mu      sync.Mutex
+	started bool
+	addr    string
+	srv     *smtpserver.Server
+	done    chan struct{}
+	ctx     context.Context // ends when Stop gives up waiting
+	cancel  context.CancelFunc
+	idle    []*lmtpConn
+	closed  bool // Stop has begun: no more pooling
+}
+
+// New checks cfg and returns an MTA. It opens nothing.
+func New(cfg Config) (*MTA, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("mta: config: empty Name")
+	}
+	fail := func(format string, args ...any) (*MTA, error) {
+		return nil, fmt.Errorf("mta: config %s: %s", cfg.Name, fmt.Sprintf(format, args...))
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = cfg.Name
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.LMTP == "" {
+		return fail("no LMTP address for the MDA")
+	}
+	if _, _, err := net.SplitHostPort(cfg.LMTP); err != nil {
+		return fail("LMTP address %q: %v", cfg.LMTP, err)
+	}
+	if len(cfg.Domains) == 0 {
+		return fail("no Domains")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IDs == nil {
+		cfg.IDs = randomID
+	}
+	if cfg.LMTPTimeout <= 0 {
+		cfg.LMTPTimeout = 2 * time.Minute
+	}
+	if cfg.LMTPIdleConns == 0 {
+		cfg.LMTPIdleConns = 4
+	}
+	m := &MTA{cfg: cfg, domains: map[string]bool{}, users: map[string]bool{}, first: map[string]string{}}
+	for _, d := range cfg.Domains {
+		p, err := mail.ParseAddress("postmaster@" + d)
+		if err != nil {
+			return fail("domain %q: %v", d, err)
+		}
+		m.domains[p.DomainFold()] = true
+	}
+	for _, u := range cfg.Users {
+		p, err := mail.ParseAddress(u)
+		if err != nil {
+			return fail("user: %v", err)
+		}
+		if !m.domains[p.DomainFold()] {
+			return fail("user %s is not in Domains", u)
+		}
+		addr := strings.ToLower(p.String())
+		m.users[addr] = true
+		if _, ok := m.first[p.DomainFold()]; !ok {
+			m.first[p.DomainFold()] = addr
+		}
+	}
+	return m, nil
+}
+
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// Name returns the agent's name.
+func (m *MTA) Name() string { return m.cfg.Name }
+
+// Kind returns "mta".
+func (m *MTA) Kind() string { return "mta" }
+
+// Start listens on Config.Listen and serves SMTP until Stop. It returns
+// once the socket is listening.
+func (m *MTA) Start(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started {
+		return fmt.Errorf("mta %s: already started", m.cfg.Name)
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", m.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("mta %s: listen: %w", m.cfg.Name, err)
+	}
+	m.addr = l.Addr().String()
+	if m.cfg.Recorder != nil {
+		l = m.cfg.Recorder.Listen(l, m.cfg.Name, "smtp")
+	}
+	m.srv = smtpserver.New(smtpserver.Options{
+		Hostname:        m.cfg.Hostname,
+		MaxMessageBytes: m.cfg.MaxMessageBytes,
+		MaxRecipients:   m.cfg.MaxRecipients,
+	}, backend{m})
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.done = make(chan struct{})
+	m.started = true
+	srv, done := m.srv, m.done
+	go func() {
+		defer close(done)
+		_ = srv.Serve(l) // returns nil after Shutdown; closes l
+	}()
+	return nil
+}
+
+// Stop ends every session — a hand-off in progress may finish until ctx is
+// done, then it is cut — closes the idle LMTP connections and waits for
+// everything it started. It is safe to call twice, or without Start.
+func (m *MTA) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	srv, done, cancel := m.srv, m.done, m.cancel
+	m.srv = nil
+	m.closed = true
+	idle := m.idle
+	m.idle = nil
+	m.mu.Unlock()
+	for _, c := range idle {
+		_ = c.c.Quit()
+	}
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	cancel() // cuts LMTP hand-offs still running
+	<-done
+	if err != nil {
+		return fmt.Errorf("mta %s: stop: %w", m.cfg.Name, err)
+	}
+	return nil
+}
+
+// Endpoints returns {"smtp": "127.0.0.1:port"} once started.
+func (m *MTA) Endpoints() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.addr == "" {
+		return map[string]string{}
+	}
+	return map[string]string{"smtp": m.addr}
+}
+
+// route returns the local mailbox that receives mail for to, or the reply
+// that refuses it.
+func (m *MTA) route(to mail.Path) (string, error) {
+	domain := to.DomainFold()
+	if domain == "" {
+		// RFC 5321 section 4.5.1: the bare <Postmaster> means this
+		// server's postmaster.
+		domain = strings.ToLower(m.cfg.Domains[0])
+		if p, err := mail.ParseAddress("postmaster@" + domain); err == nil {
+			domain = p.DomainFold()
+		}
+	}
+	if !m.domains[domain] {
+		// RFC 5321 section 3.6.2: relaying is refused with 550 (RFC 3463
+		// 5.7.1: delivery not authorised).
+		return "", smtp.Errorf(smtp.C550MailboxUnavailable, "5.7.1", "%s: Relay access denied", to.Bracketed())
+	}
+	local := strings.ToLower(to.Local)
+	addr := local + "@" + domain
+	if m.users[addr] {
+		return addr, nil
+	}
+	if local == "postmaster" {
+		// RFC 5321 section 4.5.1: every domain has a postmaster; without
+		// one listed, the domain's first user reads its mail.
+		if first, ok := m.first[domain]; ok {
+			return first, nil
+		}
+	}
+	return "", smtp.Errorf(smtp.C550MailboxUnavailable, "5.1.1", "%s: Recipient address rejected: User unknown", to.Bracketed())
+}
+
+type backend struct{ m *MTA }
+
+func (b backend) NewSession(c *smtpserver.ConnInfo) (smtpserver.Session, error) {
+	return &session{m: b.m, info: c}, nil
+}
+
+// session is one SMTP connection.
+type session struct {
+	m      *MTA
+	info   *smtpserver.ConnInfo
+	qid    string
+	from   mail.Path
+	params smtp.MailParams
+	rcpts  []mail.Path // as the client wrote them
+	boxes  []string    // local mailboxes, without duplicates
+}
+
+// Mail starts a transaction and gives it a queue id, which the transcript
+// shows from now on.
+//
+//	C: MAIL FROM:<alice@a.test>
+//	S: 250 2.1.0 Sender OK
+func (s *session) Mail(from mail.Path, p smtp.MailParams) error {
+	s.reset()
+	s.qid = s.m.cfg.IDs()
+	s.from, s.params = from, p
+	s.info.Tracer.QueueID(s.qid)
+	return nil
+}
+
+// Rcpt accepts the MTA's users (and postmaster) and refuses the rest.
+//
+//	C: RCPT TO:<bob@elsewhere.test>
+//	S: 550 5.7.1 <bob@elsewhere.test>: Relay access denied
+func (s *session) Rcpt(to mail.Path) error {
+	box, err := s.m.route(to)
+	if err != nil {
+		return err
+	}
+	if box != strings.ToLower(to.String()) {
+		s.info.Tracer.Note(fmt.Sprintf("%s goes to the mailbox of %s", to.Bracketed(), box))
+	}
+	s.rcpts = append(s.rcpts, to)
+	for _, b := range s.boxes {
+		if b == box {
+			return nil
+		}
+	}
+	s.boxes = append(s.boxes, box)
+	return nil
+}
+
+// Data reads the message, adds the MTA's Received field and hands the
+// message to the MDA; the client's 250 waits for the MDA's replies.
+//
+//	C: .
+//	(MTA to MDA over LMTP: LHLO, MAIL, RCPT, DATA, one 250 per recipient)
+//	(note: stored by the MDA: queued as 4F2A9C31B0D7)
+//	S: 250 2.0.0 Ok: queued as 4F2A9C31B0D7
+func (s *session) Data(r io.Reader) error {
+	msg, err := io.ReadAll(r)
+	if err != nil {
+		// Too big, a line too long, or the client gone: nothing is
+		// handed on.
+		return err
+	}
+	with := "SMTP"
+	if s.info.ESMTP {
+		with = "ESMTP" // RFC 3848 section 2
+	}
+	rec := mail.Received{
+		From:   s.info.Helo,
+		FromIP: peerIP(s.info.RemoteAddr),
+		By:     s.m.cfg.Hostname,
+		With:   with,
+		ID:     s.qid,
+		Date:   s.m.cfg.Now(),
+	}
+	if len(s.rcpts) == 1 {
+		rec.For = s.rcpts[0] // RFC 5321 section 4.4: FOR names one path at most
+	}
+	full := make([]byte, 0, len(msg)+256)
+	full = append(append(full, rec.String()...), msg...)
+
+	refused, err := s.m.handOff(s.qid, s.from, s.params, s.boxes, full)
+	if err != nil {
+		return err
+	}
+	for box, why := range refused {
+		// RFC 5321 section 4.4 (end) and 6.1: the others have the message,
+		// so the answer is still 250, and this one is owed a bounce.
+		s.info.Tracer.Note(fmt.Sprintf("the MDA refused %s (%v): a bounce to %s would be due, but this MTA has no queue to send it from yet", box, why, s.from.Bracketed()))
+	}
+	// The queue id in the reply, as Postfix gives it, lets a class follow
+	// the message from this reply to the Received field and the LMTP hop.
+	s.info.Tracer.Note(fmt.Sprintf("stored by the MDA: queued as %s", s.qid))
+	return smtp.Errorf(smtp.C250OK, "2.0.0", "Ok: queued as %s", s.qid)
+}
+
+// Reset aborts the transaction.
+func (s *session) Reset() { s.reset() }
+
+func (s *session) reset() {
+	s.qid, s.from, s.params = "", mail.Path{}, smtp.MailParams{}
+	s.rcpts, s.boxes = s.rcpts[:0], s.boxes[:0]
+}
+
+// Close ends the session.
+func (s *session) Close() error { return nil }
+
+// peerIP returns the client's IP as an address literal wants it (RFC 5321
+// section 4.1.3: "IPv6:" before an IPv6 address).
+func peerIP(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	if ta.IP.To4() == nil {
+		return "IPv6:" + ta.IP.String()
+	}
+	return ta.IP.String()
+}
+
+// lmtpConn is an LMTP session with the MDA, and its tap (to tag the queue
+// id).
+type lmtpConn struct {
+	c  *smtpclient.Client
+	tr wire.Tracer
+}
+
+// dial opens a new LMTP session with the MDA.
+func (m *MTA) dial(ctx context.Context) (*lmtpConn, error) {
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	if m.cfg.Recorder != nil {
+		dial = m.cfg.Recorder.Dialer(m.cfg.Name, "lmtp", nil)
+	} else {
+		dial = (&net.Dialer{}).DialContext
+	}
+	lc := &lmtpConn{}
+	c, err := smtpclient.Dial(ctx, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err == nil {
+			lc.tr = wire.TracerOf(conn)
+		}
+		return conn, err
+	}, m.cfg.LMTP, smtpclient.Options{
+		LMTP:           true,
+		LocalName:      m.cfg.Hostname,
+		CommandTimeout: m.cfg.LMTPTimeout,
+		DataTimeout:    m.cfg.LMTPTimeout,
+		FinalTimeout:   m.cfg.LMTPTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lc.c = c
+	if err := c.Hello(""); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return lc, nil
+}
+
+// get returns an idle LMTP session that still answers RSET (RFC 5321
+// section 4.1.1.5: a clean start for the next transaction), or a new one.
+func (m *MTA) get(ctx context.Context) (*lmtpConn, error) {
+	for {
+		m.mu.Lock()
+		n := len(m.idle)
+		if n == 0 {
+			m.mu.Unlock()
+			return m.dial(ctx)
+		}
+		lc := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		m.mu.Unlock()
+		if err := lc.c.Reset(); err == nil {
+			return lc, nil
+		}
+		lc.c.Close() // the MDA closed it meanwhile: try the next one
+	}
+}
+
+// put keeps lc for the next message, or closes it.
+func (m *MTA) put(lc *lmtpConn) {
+	m.mu.Lock()
+	if !m.closed && len(m.idle) < m.cfg.LMTPIdleConns {
+		m.idle = append(m.idle, lc)
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	_ = lc.c.Quit()
+}
+
+// handOff delivers msg to boxes through the MDA. It returns the boxes the
+// MDA refused while others got the message, or the reply for the SMTP
+// client when no box got it.
+func (m *MTA) handOff(qid string, from mail.Path, p smtp.MailParams, boxes []string, msg []byte) (map[string]error, error) {
+	m.mu.Lock()
+	base := m.ctx
+	m.mu.Unlock()
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(base, m.cfg.LMTPTimeout)
+	defer cancel()
+
+	lc, err := m.get(ctx)
+	if err != nil {
+		// RFC 3463 4.4.1: no answer from host. A 4yz leaves the message
+		// with the client, who will try again (RFC 5321 section 4.2.5).
+		return nil, smtp.Errorf(smtp.C451LocalError, "4.4.1", "Mailbox server %s unreachable, try again later", m.cfg.LMTP)
+	}
+	// Cut the session if the MTA is stopped in the middle.
+	stop := context.AfterFunc(ctx, func() { lc.c.Close() })
+	defer stop()
+	if lc.tr != nil {
+		lc.tr.QueueID(qid)
+	}
+	reusable := false
+	defer func() {
+		if reusable && stop() {
+			m.put(lc)
+		} else {
+			lc.c.Close()
+		}
+	}()
+	lost := func(err error) error {
+		// The session with the MDA broke: nothing is known to be stored.
+		return smtp.Errorf(smtp.C451LocalError, "4.4.2", "Connection to mailbox server %s lost, try again later", m.cfg.LMTP)
+	}
+	if err := lc.c.Mail(from, smtp.MailParams{Size: int64(len(msg)), Body: p.Body}); err != nil {
+		if e := asReply(err); e != nil {
+			reusable = true
+			return nil, passOn(e, m.cfg.LMTP)
+		}
+		return nil, lost(err)
+	}
+	var accepted []string
+	refused := map[string]error{}
+	var firstRefusal *smtp.Error
+	for _, box := range boxes {
+		to, err := mail.ParseAddress(box)
+		if err != nil {
+			return nil, fmt.Errorf("mta: routing to %q: %w", box, err) // cannot happen: New checked it
+		}
+		if err := lc.c.Rcpt(to); err != nil {
+			e := asReply(err)
+			if e == nil {
+				return nil, lost(err)
+			}
+			refused[box] = e
+			firstRefusal = pick(firstRefusal, e)
+			continue
+		}
+		accepted = append(accepted, box)
+	}
+	if len(accepted) == 0 {
+		if err := lc.c.Reset(); err == nil {
+			reusable = true
+		}
+		return nil, passOn(firstRefusal, m.cfg.LMTP)
+	}
+	w, err := lc.c.DataLMTP()
+	if err != nil {
+		if e := asReply(err); e != nil {
+			reusable = true
+			return nil, passOn(e, m.cfg.LMTP)
+		}
+		return nil, lost(err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return nil, lost(err)
+	}
+	results, err := w.Close()
+	if err != nil || len(results) != len(accepted) {
+		return nil, lost(err)
+	}
+	reusable = true
+	stored := 0
+	for i, res := range results {
+		if res == nil {
+			stored++
+			continue
+		}
+		e := asReply(res)
+		if e == nil {
+			e = smtp.Errorf(smtp.C451LocalError, "4.3.0", "%v", res)
+		}
+		refused[accepted[i]] = e
+		firstRefusal = pick(firstRefusal, e)
+	}
+	if stored == 0 {
+		return nil, passOn(firstRefusal, m.cfg.LMTP)
+	}
+	return refused, nil
+}
+
+// asReply finds the server reply inside a client error, or nil when the
+// error is not a reply (the connection failed).
+func asReply(err error) *smtp.Error {
+	var e *smtp.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// pick keeps the refusal to pass on: a temporary one wins, since the client
+// may then try again and nobody has the message yet.
+func pick(cur, e *smtp.Error) *smtp.Error {
+	if cur == nil || (!cur.Temporary() && e.Temporary()) {
+		return e
+	}
+	return cur
+}
+
+// passOn turns the MDA's refusal into the reply for the SMTP client, with
+// the same code and enhanced code.
+func passOn(e *smtp.Error, mda string) error {
+	if e == nil {
+		return smtp.Errorf(smtp.C451LocalError, "4.3.0", "Mailbox server %s refused the message", mda)
+	}
+	code := e.Code
+	if code < 400 || code > 599 {
+		code = smtp.C451LocalError
+	}
+	return smtp.Errorf(code, e.Enhanced, "Mailbox server %s said: %s", mda, e.Message)
+}
