@@ -2,8 +2,10 @@ package scenarios
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"sort"
@@ -15,6 +17,10 @@ const Default = "first-message"
 
 //go:embed *.yaml
 var embedded embed.FS
+
+// ErrNotFound is wrapped by Load's error when nameOrPath is neither an
+// embedded scenario nor a file.
+var ErrNotFound = errors.New("scenarios: no such scenario")
 
 // Info names a scenario and says what it shows.
 type Info struct {
@@ -63,8 +69,8 @@ func Load(nameOrPath string) (*Scenario, error) {
 	}
 	f, err := os.Open(nameOrPath)
 	if err != nil {
-		if os.IsNotExist(err) && path.Ext(nameOrPath) == "" {
-			return nil, fmt.Errorf("scenarios: no scenario called %q (built in: %s) and no such file", nameOrPath, strings.Join(names(), ", "))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no scenario called %q (built in: %s) and no such file", ErrNotFound, nameOrPath, strings.Join(names(), ", "))
 		}
 		return nil, fmt.Errorf("scenarios: %w", err)
 	}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func TestLoadFileAndUnknownName(t *testing.T) {
 		t.Fatalf("Load(%s) = %v, %v", path, sc, err)
 	}
 	_, err = Load("no-such-scenario")
-	if err == nil || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, smtp-mistakes`) {
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, smtp-mistakes`) {
 		t.Errorf("Load(unknown) error = %v", err)
 	}
 }

@@ -94,6 +94,7 @@ type Store struct {
 	opts Options
 	host string // escaped for file names
 	made sync.Map
+	gs   *groupSync // batches the flushes of concurrent deliveries
 }
 
 // Delivery says where Deliver put a message.
@@ -141,7 +142,7 @@ func OpenWith(root string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{root: abs, opts: opts, host: escapeHost(host)}, nil
+	return &Store{root: abs, opts: opts, host: escapeHost(host), gs: newGroupSync()}, nil
 }
 
 // escapeHost writes "/" as "\057" and ":" as "\072", as the Maildir
@@ -267,7 +268,7 @@ func (s *Store) Deliver(addr string, r io.Reader) (Delivery, error) {
 	if err := w.Flush(); err != nil {
 		return fail(fmt.Errorf("mailbox: writing message for %s: %w", addr, err))
 	}
-	if !s.opts.NoSync {
+	if !s.opts.NoSync && !groupCommit {
 		if err := f.Sync(); err != nil {
 			return fail(fmt.Errorf("mailbox: fsync: %w", err))
 		}
@@ -275,6 +276,14 @@ func (s *Store) Deliver(addr string, r io.Reader) (Delivery, error) {
 	if err := f.Close(); err != nil {
 		_ = os.Remove(tmp)
 		return Delivery{}, fmt.Errorf("mailbox: closing %s: %w", base, err)
+	}
+	if !s.opts.NoSync && groupCommit {
+		// The file's bytes must be on disk before its name appears in
+		// new/, or a crash could leave an empty message there.
+		if err := s.flush(); err != nil {
+			_ = os.Remove(tmp)
+			return Delivery{}, err
+		}
 	}
 	name := base + ",S=" + strconv.FormatInt(n, 10)
 	final := filepath.Join(dir, "new", name)
@@ -284,7 +293,11 @@ func (s *Store) Deliver(addr string, r io.Reader) (Delivery, error) {
 	}
 	if !s.opts.NoSync {
 		// The rename is durable only once the directory is.
-		if err := syncDir(filepath.Join(dir, "new")); err != nil {
+		sync := func() error { return syncDir(filepath.Join(dir, "new")) }
+		if groupCommit {
+			sync = s.flush
+		}
+		if err := sync(); err != nil {
 			// Not durable, so not delivered: the caller will answer with a
 			// failure and the sender will try again.
 			_ = os.Remove(final)
@@ -292,6 +305,12 @@ func (s *Store) Deliver(addr string, r io.Reader) (Delivery, error) {
 		}
 	}
 	return Delivery{Name: name, Path: final, Size: n}, nil
+}
+
+// flush makes everything written under the store's root durable, sharing
+// one syncfs(2) with the deliveries that run at the same time.
+func (s *Store) flush() error {
+	return s.gs.wait(func() error { return flushFS(s.root) })
 }
 
 func syncDir(dir string) error {
