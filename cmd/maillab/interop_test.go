@@ -268,7 +268,9 @@ func TestInteropSwaks(t *testing.T) {
 	host, port := l.smtpAddr(t)
 	msg := testMessage("alice@example.test", "bob@example.test", "from swaks")
 	msgFile := filepath.Join(t.TempDir(), "msg.eml")
-	if err := os.WriteFile(msgFile, msg, 0o600); err != nil {
+	// swaks ends the data it is given with its own CRLF "." CRLF, so the
+	// file leaves out the last CRLF of the message.
+	if err := os.WriteFile(msgFile, bytes.TrimSuffix(msg, []byte("\r\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(swaks, "--server", host, "--port", port, "--helo", "swaks.example.test",
