@@ -130,6 +130,9 @@ func runRun(ctx context.Context, s streams, g *globalOptions, o *runOptions) err
 		summary = s.err
 	}
 	printSummary(summary, sc, res)
+	if o.dir != "" {
+		fmt.Fprintf(summary, "the Maildirs are kept in %s\n", lab.Info().Maildir)
+	}
 	if res.Failed > 0 {
 		return withCode(exitFailed, fmt.Errorf("%s: %d of %d steps failed", sc.Name, res.Failed, len(res.Steps)))
 	}

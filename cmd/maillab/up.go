@@ -128,14 +128,31 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 		fmt.Fprintf(w, "  %-28s password %s\n", u.Address, u.Password)
 	}
 	fmt.Fprintf(w, "\nMaildirs: %s\n", info.Maildir)
-	for _, a := range info.Agents {
-		if addr, ok := a.Listen["smtp"]; ok && len(a.Domains) > 0 && len(info.Users) > 0 {
-			host, port := splitHostPort(addr)
-			fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, info.Users[len(info.Users)-1].Address, host, port)
-			break
-		}
+	if host, port, to, ok := tryIt(info); ok {
+		fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, to, host, port)
 	}
 	fmt.Fprintln(w)
+}
+
+// tryIt picks an MTA and one of the users it receives mail for.
+func tryIt(info scenarios.LabInfo) (host, port, to string, ok bool) {
+	for _, a := range info.Agents {
+		addr, listens := a.Listen["smtp"]
+		if !listens {
+			continue
+		}
+		// The last user is usually the recipient of the scenario's story.
+		for i := len(info.Users) - 1; i >= 0; i-- {
+			u := info.Users[i]
+			for _, d := range a.Domains {
+				if strings.HasSuffix(strings.ToLower(u.Address), "@"+strings.ToLower(d)) {
+					host, port = splitHostPort(addr)
+					return host, port, u.Address, true
+				}
+			}
+		}
+	}
+	return "", "", "", false
 }
 
 func splitHostPort(addr string) (string, string) {
