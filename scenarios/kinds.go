@@ -57,6 +57,13 @@ func init() {
 			check:     checkMDA,
 			start:     startMDA,
 		},
+		"sink": {
+			doc:       "an SMTP server that accepts every message and stores none, like Postfix's smtp-sink: for measuring, and to show that 250 only means accepted",
+			listeners: []string{"smtp"},
+			keys:      []string{"domains", "max_message_size"},
+			serves:    true,
+			start:     startSink,
+		},
 		"mua": {
 			doc:   "a user's mail program: submits messages to an MTA over SMTP",
 			keys:  []string{"user"},

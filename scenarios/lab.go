@@ -16,6 +16,7 @@ import (
 	"github.com/maillab/maillab/agents/mda"
 	"github.com/maillab/maillab/agents/mta"
 	"github.com/maillab/maillab/agents/mua"
+	"github.com/maillab/maillab/agents/sink"
 	"github.com/maillab/maillab/transcripts"
 )
 
@@ -386,6 +387,20 @@ func startMUA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 	l.muas[a.Name] = m
 	l.mu.Unlock()
 	return m, nil
+}
+
+func startSink(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
+	ag, err := sink.New(sink.Config{
+		Name:            a.Name,
+		Hostname:        a.hostname(l.sc),
+		Listen:          l.addrs[a.Name]["smtp"],
+		Recorder:        l.rec,
+		MaxMessageBytes: a.MaxMessageSize,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ag, startAgent(ctx, ag)
 }
 
 // startAgent starts ag; when that fails it stops ag too (Stop is safe after

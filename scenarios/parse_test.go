@@ -121,7 +121,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad header name", `  - expect: {mailbox: bob@example.test, headers: {"Sub ject": x}}`,
 			`f.yaml:10:51: headers: "Sub ject" is not a header field name`},
 		{"unknown kind", "!" + strings.Replace(base, "kind: mda", "kind: mdx", 1),
-			`f.yaml:7:36: unknown agent kind "mdx" (known: mda, mta, mua)`},
+			`f.yaml:7:36: unknown agent kind "mdx" (known: mda, mta, mua, sink)`},
 		{"duplicate agent", "!" + strings.Replace(base, "steps:", "  - {name: laptop, kind: mua, user: bob@example.test}\nsteps:", 1),
 			`f.yaml:9:12: duplicate agent name "laptop" (first at f.yaml:8:12)`},
 		{"deliver_to names no mda", "!" + strings.Replace(base, "deliver_to: mda.example.test", "deliver_to: laptop", 1),

@@ -108,7 +108,9 @@ func (v *validator) agent(a *Agent) {
 			v.errorAt(p, "listen: %s: %v", name, err)
 		}
 	}
-	k.check(v, a)
+	if k.check != nil {
+		k.check(v, a)
+	}
 }
 
 func (v *validator) step(st *Step) {

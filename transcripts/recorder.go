@@ -21,7 +21,9 @@ type Options struct {
 	// Now is the clock stamped on events; nil means time.Now. Scenarios
 	// inject a fake clock so a transcript renders the same bytes twice.
 	Now func() time.Time
-	// MaxEvents bounds the events kept for Events; 0 means DefaultMaxEvents.
+	// MaxEvents bounds the events kept for Events; 0 means DefaultMaxEvents,
+	// and a negative number keeps none: a long-running lab whose events only
+	// go to subscribers (a live renderer) then uses no memory for them.
 	// Subscribers still receive every event.
 	MaxEvents int
 }
@@ -73,8 +75,11 @@ func NewRecorder(opts Options) *Recorder {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if r.max <= 0 {
+	switch {
+	case r.max == 0:
 		r.max = DefaultMaxEvents
+	case r.max < 0:
+		r.max = 0
 	}
 	return r
 }

@@ -717,3 +717,22 @@ func BenchmarkTap(b *testing.B) {
 	b.Run("plain", func(b *testing.B) { run(b, false) })
 	b.Run("tapped", func(b *testing.B) { run(b, true) })
 }
+
+// A recorder told to keep nothing still delivers every event to its
+// subscribers: that is how a long-running "maillab up" renders a live
+// transcript without its memory growing with every line.
+func TestRecorderKeepingNothingStillDelivers(t *testing.T) {
+	rec := NewRecorder(Options{MaxEvents: -1})
+	var got []string
+	cancel := rec.Subscribe(func(e Event) { got = append(got, e.Line) })
+	defer cancel()
+	for _, s := range []string{"one", "two", "three"} {
+		rec.Note("runner", s)
+	}
+	if len(rec.Events()) != 0 || rec.Dropped() != 3 {
+		t.Fatalf("kept %d events, dropped %d; want 0 and 3", len(rec.Events()), rec.Dropped())
+	}
+	if strings.Join(got, ",") != "one,two,three" {
+		t.Fatalf("subscriber got %q", got)
+	}
+}

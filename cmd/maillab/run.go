@@ -97,7 +97,7 @@ func runRun(ctx context.Context, s streams, g *globalOptions, o *runOptions) err
 	if err != nil {
 		return err
 	}
-	rec := transcripts.NewRecorder(transcripts.Options{})
+	rec := transcripts.NewRecorder(transcripts.Options{MaxEvents: -1}) // events go to the renderer only
 	detach := o.attach(rec, s.out, g.useColor(s, s.outIsTTY))
 	defer detach()
 

@@ -101,7 +101,7 @@ func runSend(ctx context.Context, s streams, g *globalOptions, o *sendOptions) e
 		helo = sender.Domain
 	}
 
-	rec := transcripts.NewRecorder(transcripts.Options{})
+	rec := transcripts.NewRecorder(transcripts.Options{MaxEvents: -1}) // events go to the renderer only
 	detach := o.attach(rec, s.out, g.useColor(s, s.outIsTTY))
 	defer detach()
 	u, err := mua.New(mua.Config{Name: sender.String(), Hostname: helo, Recorder: rec})

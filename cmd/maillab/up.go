@@ -71,7 +71,7 @@ func runUp(ctx context.Context, s streams, g *globalOptions, o *upOptions) error
 	if err != nil {
 		return err
 	}
-	rec := transcripts.NewRecorder(transcripts.Options{})
+	rec := transcripts.NewRecorder(transcripts.Options{MaxEvents: -1}) // events go to the renderer only
 	lab, err := scenarios.Start(ctx, sc, scenarios.Options{Dir: o.dir, Recorder: rec, PortBase: o.portBase})
 	if err != nil {
 		return withCode(exitRuntime, err)
