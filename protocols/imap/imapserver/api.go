@@ -1,0 +1,158 @@
+package imapserver
+
+import (
+	"errors"
+	"time"
+)
+
+// Backend authenticates users; it is the only thing a Server needs.
+// A returned *imap.Error goes to the client as is; the sentinels below are
+// mapped to response codes; any other error is logged and answered with
+// "NO [SERVERBUG]". Every method may be called from many sessions at once.
+type Backend interface {
+	// Login checks a user name and password (LOGIN, AUTHENTICATE PLAIN).
+	// ErrAuthFailed becomes "NO [AUTHENTICATIONFAILED]" (RFC 5530).
+	Login(user, pass string) (User, error)
+}
+
+// Errors a backend returns for the server to answer with the right code.
+var (
+	// ErrNoSuchMailbox: the mailbox does not exist. APPEND, COPY and MOVE
+	// answer "NO [TRYCREATE]" (RFC 3501 sections 6.3.11, 6.4.7); other
+	// commands "NO [NONEXISTENT]" (RFC 5530).
+	ErrNoSuchMailbox = errors.New("imapserver: no such mailbox")
+	// ErrMailboxExists: CREATE or RENAME to a name in use, "NO [ALREADYEXISTS]".
+	ErrMailboxExists = errors.New("imapserver: mailbox already exists")
+	// ErrAuthFailed: wrong user name or password, "NO [AUTHENTICATIONFAILED]".
+	ErrAuthFailed = errors.New("imapserver: authentication failed")
+	// ErrCannot: the operation is not allowed (deleting INBOX, a read-only
+	// mailbox), "NO [CANNOT]".
+	ErrCannot = errors.New("imapserver: operation not allowed")
+)
+
+// MailboxInfo is one LIST or LSUB answer. Names use "/" as the hierarchy
+// delimiter and "INBOX" for the inbox (RFC 3501 section 5.1).
+type MailboxInfo struct {
+	Name       string
+	Attributes []string // e.g. `\Noselect`, `\HasChildren`, `\Subscribed`
+}
+
+// MailboxStatus answers STATUS (RFC 3501 section 6.3.10).
+type MailboxStatus struct {
+	Messages, Recent, Unseen, UIDNext, UIDValidity uint32
+}
+
+// User is one authenticated session's view of a user's mailboxes. Mailbox
+// names are as the client sent them, except that "INBOX" is matched without
+// regard to case (RFC 3501 section 5.1) before the call.
+type User interface {
+	// Name is the user name given at login.
+	Name() string
+	// List returns the mailboxes matching pattern under reference (RFC
+	// 3501 section 6.3.8: "*" matches anything, "%" anything but "/").
+	// With subscribedOnly, only subscribed ones (LSUB). The server passes
+	// ref and pattern as received; imap.MatchMailbox helps to
+	// implement it.
+	List(ref, pattern string, subscribedOnly bool) ([]MailboxInfo, error)
+	Create(name string) error
+	Delete(name string) error
+	Rename(oldName, newName string) error
+	Subscribe(name string) error
+	Unsubscribe(name string) error
+	Status(name string) (MailboxStatus, error)
+	// Append stores a message (RFC 3501 section 6.3.11). flags never
+	// contain `\Recent`; a zero date means now. It returns the UIDPLUS
+	// answer (RFC 4315): the mailbox's UIDVALIDITY and the new UID. Every
+	// open handle of that mailbox, the caller's included, sees it as an
+	// UpdateExists.
+	Append(name string, flags []string, date time.Time, body []byte) (uidValidity, uid uint32, err error)
+	// Open selects a mailbox (SELECT, or EXAMINE with readOnly). The handle
+	// lives until Close.
+	Open(name string, readOnly bool) (Mailbox, error)
+	// Logout ends the session; open mailboxes have been closed before.
+	Logout() error
+}
+
+// Message is one message as a session sees it at SELECT time or in an
+// update. Flags never contain `\Recent`: Recent says whether this session
+// is the one that sees the message as recent (RFC 3501 section 2.3.2:
+// exactly one session does).
+type Message struct {
+	UID          uint32
+	Flags        []string
+	Recent       bool
+	Size         int64 // RFC822.SIZE: octets of Read's result
+	InternalDate time.Time
+}
+
+// StoreOp says how Mailbox.Store changes flags (RFC 3501 section 6.4.6).
+type StoreOp int
+
+const (
+	StoreReplace StoreOp = iota + 1 // FLAGS
+	StoreAdd                        // +FLAGS
+	StoreRemove                     // -FLAGS
+)
+
+// UpdateKind is what happened to a message in an Update.
+type UpdateKind int
+
+const (
+	// UpdateExists: a new message (Message fully set).
+	UpdateExists UpdateKind = iota + 1
+	// UpdateExpunge: the message with Message.UID was removed.
+	UpdateExpunge
+	// UpdateFlags: the flags of Message.UID are now Message.Flags.
+	UpdateFlags
+)
+
+// Update is a change of a mailbox that the session holding a handle did not
+// make through that handle's Store, Expunge or Move: other sessions'
+// changes, deliveries, and messages APPENDed, COPYed or MOVEd into it.
+type Update struct {
+	Kind UpdateKind
+	Message
+}
+
+// Mailbox is an open (selected) mailbox. Messages are named by UID; the
+// server keeps the session's sequence numbers (RFC 3501 section 2.3.1.2).
+// Only the session's goroutine calls its methods, except Notify's channel.
+type Mailbox interface {
+	// Info returns UIDVALIDITY and UIDNEXT (RFC 3501 section 2.3.1.1).
+	Info() (uidValidity, uidNext uint32)
+	// Messages returns the messages in UID order, as of the call. The
+	// server calls it once, at SELECT, and follows Updates after that.
+	Messages() []Message
+	// Read returns a message's full text (CRLF line endings).
+	Read(uid uint32) ([]byte, error)
+	// Store changes the flags of the messages with these UIDs (ignoring
+	// UIDs that no longer exist) and returns their new flags; `\Recent` is
+	// never passed. Other handles see UpdateFlags.
+	Store(uids []uint32, op StoreOp, flags []string) ([]Message, error)
+	// Copy copies messages to dest, returning dest's UIDVALIDITY and the
+	// (source UID, new UID) pairs for UIDPLUS (RFC 4315). ErrNoSuchMailbox
+	// when dest does not exist.
+	Copy(uids []uint32, dest string) (destUIDValidity uint32, pairs [][2]uint32, err error)
+	// Move is Copy followed by removing the source messages, atomically
+	// (RFC 6851 section 3.3). The pairs name the moved messages; the
+	// server then reports their EXPUNGEs. Other handles see UpdateExpunge.
+	Move(uids []uint32, dest string) (destUIDValidity uint32, pairs [][2]uint32, err error)
+	// Expunge removes messages marked `\Deleted`: those among uids (UID
+	// EXPUNGE, RFC 4315 section 2.1), or all of them when uids is nil. It
+	// returns the UIDs removed, in ascending order.
+	Expunge(uids []uint32) ([]uint32, error)
+	// Notify returns a channel that receives a value (sent without
+	// blocking; capacity 1 is enough) whenever Updates has something new.
+	Notify() <-chan struct{}
+	// Updates returns, in order, and forgets the changes queued since the
+	// last call. The backend queues them without blocking the session that
+	// made them; the server collects them at the next command that allows
+	// it, or at once while IDLE.
+	Updates() []Update
+	// PermanentFlags lists the flags a client can set for good (RFC 3501
+	// section 7.1: `\*` means any new keyword).
+	PermanentFlags() []string
+	// Close unselects the mailbox (no expunge: the server calls Expunge
+	// itself for CLOSE).
+	Close() error
+}

@@ -1,0 +1,444 @@
+package imapserver
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maillab/maillab/protocols/imap"
+	"github.com/maillab/maillab/protocols/wire"
+)
+
+// bufferBytes sizes each connection's read and write buffers. Longer lines
+// are assembled from several reads (wire.ReadLine), so a small buffer costs
+// only extra copies, and keeps an idle connection small (see the package
+// doc, "# Limits").
+const bufferBytes = 4 << 10
+
+// conn is one client's session. Only its own goroutine (serve) touches its
+// fields, except mu and waiting, which Shutdown uses to wake a session, and
+// br while an IDLE reader goroutine owns it (see cmdIdle).
+type conn struct {
+	srv    *Server
+	opts   *Options
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer // responses, flushed when the client must wait
+	rd     *imap.Reader
+	tr     wire.Tracer
+	traced bool // tr records a transcript: marks need exact positions
+
+	state  imap.State
+	user   User
+	sel    *selected // the selected mailbox, in StateSelected
+	errors int       // BAD responses and failed logins so far
+	quit   bool      // the session ends after the current command
+
+	idling atomic.Bool // an IDLE reader goroutine owns br; netReader must not flush bw
+
+	mu      sync.Mutex
+	waiting bool // blocked reading from the network
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	tr := wire.TracerOf(nc)
+	c := &conn{srv: s, opts: &s.opts, nc: nc, tr: tr, traced: tr != wire.TracerOf(nil)}
+	c.br = bufio.NewReaderSize(netReader{c}, bufferBytes)
+	c.bw = bufio.NewWriterSize(netWriter{c}, bufferBytes)
+	c.rd = imap.NewReader(c.br, imap.ReaderOptions{
+		MaxLineBytes:    s.opts.MaxLineBytes,
+		MaxLiteralBytes: s.opts.MaxLiteralBytes,
+		MaxDepth:        s.opts.MaxDepth,
+	})
+	c.rd.Continue = c.continueLiteral
+	c.rd.LiteralDone = func(*imap.Command) { c.tr.Mark(wire.ClientToServer, wire.MarkNone) }
+	return c
+}
+
+// continueLiteral asks for a synchronizing literal's data (RFC 3501
+// section 7.5) after marking what it will carry: a password is secret, a
+// message is bulk.
+func (c *conn) continueLiteral(cmd *imap.Command, size int64) error {
+	switch cmd.Name {
+	case "LOGIN", "AUTHENTICATE":
+		c.tr.Mark(wire.ClientToServer, wire.MarkSecret)
+	case "APPEND":
+		c.tr.Mark(wire.ClientToServer, wire.MarkBulk)
+	}
+	c.writeString("+ Ready for literal data\r\n")
+	return c.bw.Flush()
+}
+
+// netReader is what the session reads the network through: it flushes
+// pending responses first (the client may be waiting for them), sets the
+// read deadline and marks the session as waiting for Shutdown.
+type netReader struct{ c *conn }
+
+func (r netReader) Read(p []byte) (int, error) {
+	c := r.c
+	if !c.idling.Load() && c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	c.mu.Lock()
+	if c.srv.shutting.Load() {
+		c.mu.Unlock()
+		return 0, errShuttingDown
+	}
+	c.nc.SetReadDeadline(time.Now().Add(c.opts.IdleTimeout))
+	c.waiting = true
+	c.mu.Unlock()
+	n, err := c.nc.Read(p)
+	c.mu.Lock()
+	c.waiting = false
+	c.mu.Unlock()
+	return n, err
+}
+
+// wakeIfIdle makes a session blocked reading notice Shutdown now. A busy
+// session notices it before its next read.
+func (c *conn) wakeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiting {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// netWriter sets the write deadline before each write.
+type netWriter struct{ c *conn }
+
+func (w netWriter) Write(p []byte) (int, error) {
+	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.opts.WriteTimeout))
+	return w.c.nc.Write(p)
+}
+
+// serve runs the session until LOGOUT, an error or Shutdown. It is the
+// connection boundary: a panic below is recovered here, answered with
+// "* BYE" and logged.
+func (c *conn) serve() {
+	defer c.srv.wg.Done()
+	defer func() {
+		if c.quit {
+			lingerClose(c.nc)
+		} else {
+			c.nc.Close()
+		}
+	}()
+	defer c.srv.forget(c)
+	defer c.release()
+	defer func() {
+		if v := recover(); v != nil {
+			c.opts.Logger.Error("imapserver: panic in session", "remote", c.nc.RemoteAddr(), "panic", v, "stack", string(debug.Stack()))
+			c.bye("", "Internal server error, closing connection")
+		}
+		c.setState(imap.StateLogout)
+	}()
+	c.run()
+}
+
+// release closes the mailbox and the user session, whatever ended the
+// connection.
+func (c *conn) release() {
+	if c.sel != nil {
+		if err := c.sel.mbox.Close(); err != nil {
+			c.opts.Logger.Error("imapserver: closing mailbox", "err", err)
+		}
+		c.sel = nil
+	}
+	if c.user != nil {
+		if err := c.user.Logout(); err != nil {
+			c.opts.Logger.Error("imapserver: logout", "err", err)
+		}
+		c.user = nil
+	}
+}
+
+func (c *conn) run() {
+	// RFC 3501 section 7.1.1: the greeting may carry the capabilities.
+	c.writeString("* OK [CAPABILITY " + c.capabilities() + "] " + c.opts.Greeting + "\r\n")
+	for !c.quit {
+		if c.srv.shutting.Load() {
+			c.bye("", "Server shutting down")
+			return
+		}
+		cmd, err := c.rd.ReadCommand()
+		if err != nil {
+			var pe *imap.ParseError
+			switch {
+			case errors.As(err, &pe):
+				if pe.Close {
+					// RFC 7888 section 4: a LITERAL+ too big to take.
+					c.bye(pe.Err.Code, pe.Err.Text)
+					return
+				}
+				c.fail(pe.Tag, pe.Err)
+			case c.readFailed(err):
+				return
+			}
+			continue
+		}
+		c.execute(cmd)
+	}
+	c.bw.Flush()
+}
+
+// readFailed ends the session after a failed read: Shutdown, autologout,
+// or a client gone (a command cut short, in a literal or not, is dropped
+// whole: nothing of it was executed). It reports whether the session ended.
+func (c *conn) readFailed(err error) bool {
+	switch {
+	case errors.Is(err, errShuttingDown) || c.srv.shutting.Load() && isTimeout(err):
+		c.bye("", "Server shutting down")
+	case isTimeout(err):
+		// RFC 3501 section 5.4: autologout after at least 30 minutes.
+		c.bye("", "Autologout; idle for too long")
+	}
+	c.quit = true
+	return true
+}
+
+// command is one row of the command table.
+type command struct {
+	fn func(c *conn, cmd *imap.Command) error
+	in []imap.State // states where it is allowed; nil: any
+	// expunge: untagged EXPUNGE may be sent at its end (RFC 3501 section
+	// 7.4.1: not after FETCH, STORE or SEARCH, whose sequence numbers the
+	// client may still be using; the UID variants allow it).
+	expunge bool
+}
+
+var (
+	notAuth    = []imap.State{imap.StateNotAuthenticated}
+	authed     = []imap.State{imap.StateAuthenticated, imap.StateSelected}
+	authOnly   = []imap.State{imap.StateAuthenticated}
+	inSelected = []imap.State{imap.StateSelected}
+)
+
+// commands is the command table (RFC 3501 section 6 and the extensions).
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		// RFC 3501 section 6.1: any state.
+		"CAPABILITY": {fn: (*conn).cmdCapability, expunge: true},
+		"NOOP":       {fn: (*conn).cmdNoop, expunge: true},
+		"LOGOUT":     {fn: (*conn).cmdLogout},
+		"ID":         {fn: (*conn).cmdID, expunge: true}, // RFC 2971
+		// Section 6.2: not authenticated.
+		"LOGIN":        {fn: (*conn).cmdLogin, in: notAuth},
+		"AUTHENTICATE": {fn: (*conn).cmdAuthenticate, in: notAuth},
+		// Section 6.3: authenticated (and selected).
+		"SELECT":      {fn: (*conn).cmdSelect, in: authed},
+		"EXAMINE":     {fn: (*conn).cmdSelect, in: authed},
+		"CREATE":      {fn: (*conn).cmdCreate, in: authed, expunge: true},
+		"DELETE":      {fn: (*conn).cmdDelete, in: authed, expunge: true},
+		"RENAME":      {fn: (*conn).cmdRename, in: authed, expunge: true},
+		"SUBSCRIBE":   {fn: (*conn).cmdSubscribe, in: authed, expunge: true},
+		"UNSUBSCRIBE": {fn: (*conn).cmdUnsubscribe, in: authed, expunge: true},
+		"LIST":        {fn: (*conn).cmdList, in: authed, expunge: true},
+		"LSUB":        {fn: (*conn).cmdList, in: authed, expunge: true},
+		"STATUS":      {fn: (*conn).cmdStatus, in: authed, expunge: true},
+		"APPEND":      {fn: (*conn).cmdAppend, in: authed, expunge: true},
+		"NAMESPACE":   {fn: (*conn).cmdNamespace, in: authed, expunge: true}, // RFC 2342
+		"ENABLE":      {fn: (*conn).cmdEnable, in: authOnly},                 // RFC 5161 section 3.1
+		"IDLE":        {fn: (*conn).cmdIdle, in: authed},                     // RFC 2177
+		// Section 6.4: selected.
+		"CHECK":       {fn: (*conn).cmdCheck, in: inSelected, expunge: true},
+		"CLOSE":       {fn: (*conn).cmdClose, in: inSelected},
+		"UNSELECT":    {fn: (*conn).cmdUnselect, in: inSelected}, // RFC 3691
+		"EXPUNGE":     {fn: (*conn).cmdExpunge, in: inSelected, expunge: true},
+		"SEARCH":      {fn: (*conn).cmdSearch, in: inSelected},
+		"FETCH":       {fn: (*conn).cmdFetch, in: inSelected},
+		"STORE":       {fn: (*conn).cmdStore, in: inSelected},
+		"COPY":        {fn: (*conn).cmdCopy, in: inSelected},
+		"MOVE":        {fn: (*conn).cmdMove, in: inSelected}, // RFC 6851
+		"UID SEARCH":  {fn: (*conn).cmdSearch, in: inSelected, expunge: true},
+		"UID FETCH":   {fn: (*conn).cmdFetch, in: inSelected, expunge: true},
+		"UID STORE":   {fn: (*conn).cmdStore, in: inSelected, expunge: true},
+		"UID COPY":    {fn: (*conn).cmdCopy, in: inSelected, expunge: true},
+		"UID MOVE":    {fn: (*conn).cmdMove, in: inSelected, expunge: true},
+		"UID EXPUNGE": {fn: (*conn).cmdExpunge, in: inSelected, expunge: true}, // RFC 4315 section 2.1
+	}
+}
+
+// execute runs one command and sends its tagged response.
+func (c *conn) execute(cmd *imap.Command) {
+	def, ok := commands[cmd.Name]
+	if !ok {
+		c.fail(cmd.Tag, imap.Bad("Unknown command %s", cmd.Name))
+		return
+	}
+	if def.in != nil && !hasState(def.in, c.state) {
+		c.fail(cmd.Tag, c.wrongState(cmd.Name))
+		return
+	}
+	err := def.fn(c, cmd)
+	if c.quit {
+		return
+	}
+	// Changes by other sessions are reported before the tagged response
+	// (RFC 3501 section 7: untagged data may come with any response).
+	c.reportUpdates(def.expunge)
+	if err != nil {
+		c.fail(cmd.Tag, err)
+		return
+	}
+	c.respond(cmd.Tag, &imap.Error{Status: imap.OK, Text: cmd.Name + " completed"})
+}
+
+func hasState(list []imap.State, s imap.State) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// wrongState explains a command sent in the wrong state.
+func (c *conn) wrongState(name string) *imap.Error {
+	switch {
+	case c.state == imap.StateNotAuthenticated:
+		return imap.Bad("%s needs LOGIN or AUTHENTICATE first", name)
+	case name == "LOGIN" || name == "AUTHENTICATE":
+		return imap.Bad("Already logged in")
+	case name == "ENABLE":
+		return imap.Bad("ENABLE is only allowed before SELECT (RFC 5161 section 3.1)")
+	}
+	return imap.Bad("%s needs a selected mailbox: SELECT or EXAMINE one first", name)
+}
+
+// ok returns a tagged OK with a response code, for handlers to return.
+func ok(code, format string, args ...any) *imap.Error {
+	return &imap.Error{Status: imap.OK, Code: code, Text: fmt.Sprintf(format, args...)}
+}
+
+// asResponse is the one place where an error becomes a response: an
+// *imap.Error goes to the client as is; the backend's sentinels get their
+// codes; anything else is logged and answered with "NO [SERVERBUG]".
+func (c *conn) asResponse(err error) *imap.Error {
+	var e *imap.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, ErrNoSuchMailbox):
+		return imap.Errorf(imap.NO, imap.CodeNonExistent, "No such mailbox")
+	case errors.Is(err, ErrMailboxExists):
+		return imap.Errorf(imap.NO, imap.CodeAlreadyExists, "Mailbox already exists")
+	case errors.Is(err, ErrAuthFailed):
+		return imap.Errorf(imap.NO, imap.CodeAuthenticationFailed, "Invalid credentials")
+	case errors.Is(err, ErrCannot):
+		return imap.Errorf(imap.NO, imap.CodeCannot, "%s", strings.TrimPrefix(err.Error(), "imapserver: "))
+	}
+	c.opts.Logger.Error("imapserver: backend error", "remote", c.nc.RemoteAddr(), "err", err)
+	return imap.Errorf(imap.NO, imap.CodeServerBug, "Internal error, try again later")
+}
+
+// fail answers a command with err, counting BADs and failed logins towards
+// MaxErrors.
+func (c *conn) fail(tag string, err error) {
+	e := c.asResponse(err)
+	if e.Status == imap.BYE {
+		c.bye(e.Code, e.Text)
+		return
+	}
+	if e.Status == imap.BAD || e.Code == imap.CodeAuthenticationFailed {
+		c.errors++
+		if c.errors > c.opts.MaxErrors {
+			c.respond(tag, e)
+			c.bye("", "Too many errors, closing connection")
+			return
+		}
+	}
+	c.respond(tag, e)
+}
+
+// respond writes a status response, tagged or (tag "") untagged.
+func (c *conn) respond(tag string, e *imap.Error) {
+	if tag == "" {
+		tag = "*"
+	}
+	var b strings.Builder
+	b.WriteString(tag)
+	b.WriteByte(' ')
+	b.WriteString(string(e.Status))
+	b.WriteByte(' ')
+	if e.Code != "" {
+		b.WriteString("[" + e.Code + "] ")
+	}
+	b.WriteString(oneLine(e.Text))
+	b.WriteString("\r\n")
+	c.writeString(b.String())
+}
+
+// oneLine keeps a response text on its line.
+func oneLine(s string) string {
+	if s == "" {
+		return "done"
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// bye sends "* BYE" and ends the session (RFC 3501 section 7.1.5).
+func (c *conn) bye(code, text string) {
+	c.respond("", &imap.Error{Status: imap.BYE, Code: code, Text: text})
+	c.bw.Flush()
+	c.quit = true
+}
+
+// writeString queues response text; errors surface at the next flush or
+// read, which ends the session.
+func (c *conn) writeString(s string) { c.bw.WriteString(s) }
+
+// untagged writes "* " + text + CRLF.
+func (c *conn) untagged(format string, args ...any) {
+	c.bw.WriteString("* ")
+	fmt.Fprintf(c.bw, format, args...)
+	c.bw.WriteString("\r\n")
+}
+
+// setState moves the session and tells the transcript.
+func (c *conn) setState(s imap.State) {
+	if s == c.state {
+		return
+	}
+	c.tr.State(c.state.String(), s.String())
+	c.state = s
+}
+
+// lingerClose closes a connection the server chose to end, after its last
+// response: what the client sent meanwhile is read and dropped for a moment
+// first, so that TCP does not reset the connection under the response.
+func lingerClose(nc net.Conn) {
+	defer nc.Close()
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, nc, lingerBytes)
+}
+
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 10
+)
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

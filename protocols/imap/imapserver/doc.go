@@ -1,0 +1,73 @@
+// Package imapserver is the server side of IMAP4rev1 (RFC 3501) on
+// net.Conns: one goroutine per connection (two during IDLE), one explicit
+// imap.State, one command table, responses returned as *imap.Error. Mail
+// lives in a Backend the agent provides (the MDA's Maildir store);
+// MemoryBackend serves tests.
+//
+// Commands: CAPABILITY, NOOP, LOGOUT, ID; LOGIN, AUTHENTICATE PLAIN;
+// SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST,
+// LSUB, STATUS, APPEND, NAMESPACE, ENABLE, IDLE; CHECK, CLOSE, UNSELECT,
+// EXPUNGE, SEARCH, FETCH, STORE, COPY, MOVE and the UID forms of FETCH,
+// SEARCH, STORE, COPY, MOVE and EXPUNGE. CAPABILITY announces
+// Capabilities.
+//
+// LOGIN and AUTHENTICATE PLAIN work in clear text: the lab runs on
+// loopback. STARTTLS and LOGINDISABLED (RFC 3501 section 6.2.1, RFC 2595)
+// come later.
+//
+// What to watch in a transcript: the state notes (NotAuthenticated ->
+// Authenticated -> Selected), the "+" continuation before each
+// synchronizing literal, the untagged EXISTS/EXPUNGE/FETCH another session
+// causes, arriving before the tagged response of the next command (or at
+// once during IDLE), and the response codes: [READ-WRITE], [UIDVALIDITY],
+// [APPENDUID], [COPYUID], [TRYCREATE].
+//
+// Sequence numbers are per session (RFC 3501 section 2.3.1.2): a message
+// another session expunged stays in this session's view until an EXPUNGE
+// response is allowed (section 7.4.1: not at the end of FETCH, STORE,
+// SEARCH, COPY or MOVE by sequence number, whose numbers the client may
+// still be using; yes after NOOP, CHECK, IDLE, the UID forms and the
+// others). FETCH of such a message answers "NO [EXPUNGEISSUED]" (RFC 5530).
+//
+// A literal that lies about its size: the server reads exactly the octets
+// announced. If the client sends fewer, the server takes the beginning of
+// the next line as literal data and then parses the rest as the end of the
+// command, which usually gives a BAD; if it sends more, the surplus is
+// parsed as the rest of the command line (BAD too). A client that
+// disconnects in the middle of a literal loses the whole command: nothing
+// of it is executed, and what earlier commands committed stays.
+//
+// # Standards
+//
+// RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 2177 (IDLE), RFC 4315
+// (UIDPLUS: APPENDUID, COPYUID, UID EXPUNGE), RFC 6851 (MOVE), RFC 2342
+// (NAMESPACE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 3691 (UNSELECT),
+// RFC 4959 (SASL-IR), RFC 4616 (PLAIN), RFC 5530 (response codes).
+//
+// # Security
+//
+// Everything a client sends is untrusted network input. Lines are bounded
+// (Options.MaxLineBytes), literals (MaxLiteralBytes: a synchronizing one
+// over it is refused before it is sent, a LITERAL+ one ends the session),
+// list nesting (MaxDepth), errors per session (MaxErrors: BADs and failed
+// logins, so password guessing is bounded too), connections (MaxConns) and
+// the time every read and write may take. A panic in a session is recovered
+// at the connection boundary, answered with "* BYE" and logged. Passwords
+// cross in clear text, marked secret for the transcript (a LOGIN line is
+// masked by the transcript tap; a literal password and the AUTHENTICATE
+// response are marked by the server); literal message data (APPEND, FETCH
+// BODY[]) is marked bulk.
+//
+// # Limits
+//
+// Defaults (Options): 64 KiB lines, 25 MiB literals, 32 levels of lists,
+// 10 errors, 100 connections, 30-minute autologout (RFC 3501 section 5.4),
+// 1-minute write timeout. Each connection has 4 KiB read and write buffers
+// (lines longer than that are assembled in a temporary slice), one
+// goroutine, and while in IDLE a second goroutine that reads the client's
+// DONE and is always waited for; the first one writes every response, so
+// there is no locking on the output. The idle cost of a connection is
+// measured by BenchmarkIdleConnMemory. Not implemented: STARTTLS,
+// CONDSTORE/QRESYNC, ESEARCH, SPECIAL-USE, LIST-EXTENDED, modified UTF-7
+// mailbox names (names pass through as sent), IMAP4rev2.
+package imapserver

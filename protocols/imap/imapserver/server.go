@@ -1,0 +1,211 @@
+package imapserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Server. A zero field means its default.
+type Options struct {
+	// Greeting is the text of the "* OK" greeting. Default
+	// "maillab IMAP4rev1 ready".
+	Greeting string
+
+	// MaxLineBytes bounds one line of a command, CRLF included, literal
+	// data not counted. Default 64 KiB. A longer line gets BAD.
+	MaxLineBytes int
+	// MaxLiteralBytes bounds one literal, and so an APPENDed message.
+	// Default 25 MiB. A synchronizing literal over it gets "NO [TOOBIG]"
+	// before the client sends it; a non-synchronizing one (LITERAL+) gets
+	// "* BYE [TOOBIG]" and the connection is closed (RFC 7888 section 4).
+	MaxLiteralBytes int64
+	// MaxDepth bounds the nesting of parenthesised lists. Default 32.
+	MaxDepth int
+	// MaxErrors is how many BAD responses and failed logins a session may
+	// get; the next one is followed by "* BYE Too many errors" and the
+	// connection is closed. Default 10.
+	MaxErrors int
+	// MaxConns bounds the open sessions. Default 100. A client over it gets
+	// "* BYE Too many connections" and is disconnected.
+	MaxConns int
+
+	// IdleTimeout bounds the wait for each read, IDLE included. Default 30
+	// minutes, the least RFC 3501 section 5.4 allows for autologout; then
+	// "* BYE Autologout".
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write. Default 1 minute.
+	WriteTimeout time.Duration
+
+	// Logger receives internal errors (a backend's non-IMAP errors,
+	// recovered panics). nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Greeting == "" {
+		o.Greeting = "maillab IMAP4rev1 ready"
+	}
+	setDefault(&o.MaxLineBytes, 64<<10)
+	setDefault(&o.MaxLiteralBytes, 25<<20)
+	setDefault(&o.MaxDepth, 32)
+	setDefault(&o.MaxErrors, 10)
+	setDefault(&o.MaxConns, 100)
+	setDefault(&o.IdleTimeout, 30*time.Minute)
+	setDefault(&o.WriteTimeout, time.Minute)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Server accepts IMAP connections and runs one session for each. Many
+// servers may share a process; a Server holds no global state.
+type Server struct {
+	opts    Options
+	backend Backend
+
+	shutting atomic.Bool // set once by Shutdown
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup // one per connection goroutine
+}
+
+// New returns a Server whose users log in to b.
+func New(opts Options, b Backend) *Server {
+	return &Server{
+		opts:      opts.withDefaults(),
+		backend:   b,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+}
+
+// Serve accepts connections on l until Shutdown, which makes it return nil;
+// any other accept failure is returned. Serve closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return nil
+			}
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.opts.Logger.Warn("imapserver: accept", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("imapserver: accept: %w", err)
+		}
+		delay = 0
+		s.ServeConn(nc)
+	}
+}
+
+// ServeConn runs a session on nc in a new goroutine (or refuses it when
+// the server is full or shutting down). The Server owns nc from then on.
+func (s *Server) ServeConn(nc net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() {
+		nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	if len(s.conns) >= s.opts.MaxConns {
+		go s.refuse(nc)
+		return
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	go c.serve()
+}
+
+// refuse greets a client over MaxConns with BYE (RFC 3501 section 7.1.5:
+// BYE may be the greeting).
+func (s *Server) refuse(nc net.Conn) {
+	defer s.wg.Done()
+	defer lingerClose(nc)
+	nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if _, err := nc.Write([]byte("* BYE Too many connections, try later\r\n")); err != nil {
+		s.opts.Logger.Debug("imapserver: refusing a connection", "remote", nc.RemoteAddr(), "err", err)
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting connections and ends every session with
+// "* BYE Server shutting down": one waiting for a command (or in IDLE) at
+// once, a busy one when its command is done. Shutdown waits for the
+// sessions to end until ctx is done; then it closes their connections and
+// returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutting.Store(true)
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range conns {
+		c.wakeIfIdle()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done // closing the connections ends their goroutines
+		return fmt.Errorf("imapserver: shutdown: %w", ctx.Err())
+	}
+}
+
+// errShuttingDown stops a session's read when Shutdown has begun.
+var errShuttingDown = errors.New("imapserver: shutting down")
