@@ -426,12 +426,23 @@ func DecodeHeader(s string) string {
 	return sanitize(b.String())
 }
 
+// maxEncodedWord bounds the search for the parts of an encoded word. RFC
+// 2047 allows 75 characters; real mail sometimes has longer ones, so the
+// bound is generous.
+const maxEncodedWord = 1024
+
 // decodeWord decodes the encoded word at the start of s
 // ("=?charset?encoding?text?=", RFC 2047 section 2) and returns the text
 // and what follows the word.
 func decodeWord(s string) (text, rest string, ok bool) {
 	// s starts with "=?".
 	body := s[2:]
+	if len(body) > maxEncodedWord {
+		// RFC 2047 section 2: an encoded word is at most 75 characters, so
+		// its end is near. Looking no further keeps a header full of "=?"
+		// that never close linear instead of quadratic.
+		body = body[:maxEncodedWord]
+	}
 	q1 := strings.IndexByte(body, '?')
 	if q1 <= 0 || q1+3 > len(body) || body[q1+2] != '?' {
 		return "", "", false
@@ -450,7 +461,7 @@ func decodeWord(s string) (text, rest string, ok bool) {
 	if strings.ContainsAny(encoded, " \t\r\n") {
 		return "", "", false
 	}
-	rest = payload[end+2:]
+	rest = s[2+q1+3+end+2:] // body and payload may be cut short: index s itself
 	var raw []byte
 	switch enc {
 	case 'q', 'Q':

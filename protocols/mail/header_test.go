@@ -332,3 +332,27 @@ func FuzzEncodeWord(f *testing.F) {
 		}
 	})
 }
+
+// Regression: a value full of "=?" that never close made DecodeHeader
+// quadratic (a 112 KB Subject took 223 ms); each attempt now looks only as
+// far as an encoded word can reach. The result must still be the input.
+func TestDecodeHeaderUnclosedWordsStayLinear(t *testing.T) {
+	s := strings.Repeat("=?utf-8?q?", 20000) // 200 KB, no "?=" anywhere
+	if got := DecodeHeader(s); got != s {
+		t.Fatalf("an undecodable value changed: got %d bytes, want %d", len(got), len(s))
+	}
+	long := "=?utf-8?q?" + strings.Repeat("a", 2000) + "?= tail"
+	if got := DecodeHeader(long); got != long {
+		t.Fatalf("an over-long encoded word is left as it is: got %q", got[len(got)-20:])
+	}
+	if got := DecodeHeader("=?utf-8?q?caf=C3=A9?= " + strings.Repeat("x", 5000)); !strings.HasPrefix(got, "café x") || len(got) != len("café ")+5000 {
+		t.Fatalf("text after a decoded word was lost: %d bytes", len(got))
+	}
+}
+
+func BenchmarkDecodeHeaderUnclosed(b *testing.B) {
+	s := strings.Repeat("=?utf-8?q?", 11200) // 112 KB
+	for b.Loop() {
+		DecodeHeader(s)
+	}
+}
