@@ -1,9 +1,13 @@
 // Package mua is the lab's mail user agent: the program a user writes mail
-// with. It composes RFC 5322 messages (Compose) and submits them to an MTA
-// over SMTP (Send), or opens a raw SMTP session (Dial) for scenarios that
-// show mistakes, typed line by line.
+// with and reads it with. It composes RFC 5322 messages (Compose) and
+// submits them to an MTA over SMTP (Send), or opens a raw SMTP session
+// (Dial) for scenarios that show mistakes, typed line by line. It reads mail
+// from an MDA over POP3 (FetchPOP3: download, and delete or leave on the
+// server) or IMAP (IMAP: a session that stays open, like a phone's; or
+// FetchIMAP, one shot).
 //
-// It is not a server: Start and Stop do nothing and it has no endpoints.
+// It is not a server: Start does nothing, Stop ends the IMAP sessions still
+// open, and it has no endpoints.
 //
 // In a scenario:
 //
@@ -20,6 +24,17 @@
 // word (=?UTF-8?q?...?=); and the final "250 ... queued as" that hands the
 // message to the MTA.
 //
+// When it reads over POP3: USER and PASS (the PASS line is masked), STAT,
+// UIDL (the unique-ids a leave-on-server client compares with what it has,
+// RFC 1939 section 8), one RETR per message it has not got yet, a DELE per
+// message when it deletes after download, and QUIT, after which the server
+// really removes them (the UPDATE state). A second device then finds an
+// empty maildrop. Over IMAP: LOGIN, SELECT and its EXISTS, one UID FETCH
+// for the list and one per message read (BODY[], which sets \Seen on the
+// server), UID STORE, UID MOVE, and the untagged "* n FETCH (FLAGS ...)",
+// "* n EXPUNGE" and "* n EXISTS" lines another device's actions cause;
+// during IDLE these arrive at once, before any DONE.
+//
 // # Standards
 //
 // RFC 5322 (message format: section 3.3 date, 3.4 addresses, 3.6 fields),
@@ -31,13 +46,22 @@
 //
 // Draft fields are checked so that no value can add a header field (CR and
 // LF in a Subject or extra field are encoded, addresses are parsed).
-// There is no authentication yet (SMTP AUTH comes with submission on 587).
+// There is no SMTP authentication yet (SMTP AUTH comes with submission on
+// 587). POP3 and IMAP passwords cross in clear on loopback: the clients mark
+// PASS and LOGIN secret for the transcript, step mode sees "PASS ***" and
+// "LOGIN user ***", and errors never hold a password. Everything a server
+// sends is bounded by the clients' limits; a downloaded message is kept in
+// memory as it came.
 //
 // # Limits
 //
 // Body lines longer than 998 octets switch the body to quoted-printable.
 // Timeouts are smtpclient's defaults (RFC 5321 section 4.5.3.2), bounded
-// further by the ctx given to Send and Dial.
+// further by the ctx given to Send and Dial. Reading uses the defaults of
+// pop3client (1 minute per command, 64 MiB per message) and imapclient (5
+// minutes per response, none while idling, 64 MiB of literals); ctx bounds
+// FetchPOP3 and FetchIMAP whole, but only the login of IMAP. The local
+// store is in memory and lasts as long as the MUA.
 package mua
 
 import (
@@ -46,6 +70,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/maillab/maillab/protocols/mail"
@@ -61,7 +86,8 @@ type Config struct {
 	// Hostname is sent with EHLO and ends generated Message-IDs; "" means
 	// Name.
 	Hostname string
-	// Recorder taps the SMTP connections; nil means no transcript.
+	// Recorder taps the SMTP, POP3 and IMAP connections; nil means no
+	// transcript.
 	Recorder *transcripts.Recorder
 	// BeforeCommand is called with each command line before it is sent
 	// (step mode); see smtpclient.Options.BeforeCommand.
@@ -73,6 +99,10 @@ type Config struct {
 // MUA is a mail user agent.
 type MUA struct {
 	cfg Config
+
+	mu       sync.Mutex // guards the fields below
+	local    []LocalMessage
+	sessions map[*IMAPSession]struct{} // IMAP sessions open, for Stop
 }
 
 // New checks cfg and returns a MUA. It opens nothing.
@@ -98,18 +128,37 @@ func (m *MUA) Kind() string { return "mua" }
 // Start does nothing: a MUA listens on no socket.
 func (m *MUA) Start(ctx context.Context) error { return nil }
 
-// Stop does nothing.
-func (m *MUA) Stop(ctx context.Context) error { return nil }
+// Stop ends the IMAP sessions still open: LOGOUT for a session that is
+// not busy, bounded by ctx, and closing the connection for one that is
+// (an IDLE in progress). The local store stays.
+func (m *MUA) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	open := make([]*IMAPSession, 0, len(m.sessions))
+	for s := range m.sessions {
+		open = append(open, s)
+	}
+	m.mu.Unlock()
+	for _, s := range open {
+		s.stop(ctx)
+	}
+	return nil
+}
 
 // Endpoints returns an empty map: a MUA serves nothing.
 func (m *MUA) Endpoints() map[string]string { return map[string]string{} }
 
-// dialer is the one place that knows the Recorder may be nil.
+// dialer dials SMTP through dialerFor.
 func (m *MUA) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return m.dialerFor("smtp")
+}
+
+// dialerFor is the one place that knows the Recorder may be nil; proto
+// ("smtp", "pop3", "imap") names the connections in the transcript.
+func (m *MUA) dialerFor(proto string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if m.cfg.Recorder == nil {
 		return nil
 	}
-	return m.cfg.Recorder.Dialer(m.cfg.Name, "smtp", nil)
+	return m.cfg.Recorder.Dialer(m.cfg.Name, proto, nil)
 }
 
 // Dial opens an SMTP session with server ("127.0.0.1:2525") and returns it
