@@ -11,7 +11,7 @@ import (
 type kind struct {
 	doc string
 	// listeners are the sockets the agent opens, in the order PortBase
-	// numbers them ("smtp", "lmtp").
+	// numbers them ("smtp"; "lmtp", "pop3", "imap").
 	listeners []string
 	// keys are the agent keys this kind uses besides name, kind, hostname
 	// and listen.
@@ -50,8 +50,8 @@ func init() {
 			start:     startMTA,
 		},
 		"mda": {
-			doc:       "a mail delivery agent: takes mail over LMTP and stores it in the users' Maildirs",
-			listeners: []string{"lmtp"},
+			doc:       "a mail delivery agent: takes mail over LMTP, stores it in the users' Maildirs and serves them over POP3 and IMAP",
+			listeners: []string{"lmtp", "pop3", "imap"},
 			keys:      []string{"domains"},
 			serves:    true,
 			check:     checkMDA,

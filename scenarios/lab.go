@@ -17,6 +17,7 @@ import (
 	"github.com/maillab/maillab/agents/mta"
 	"github.com/maillab/maillab/agents/mua"
 	"github.com/maillab/maillab/agents/sink"
+	"github.com/maillab/maillab/protocols/pop3/pop3server"
 	"github.com/maillab/maillab/transcripts"
 )
 
@@ -324,15 +325,33 @@ func (sc *Scenario) usersIn(domains []string) []string {
 }
 
 func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
+	users := l.sc.usersIn(a.Domains)
+	passwords := map[string]string{}
+	for _, u := range l.sc.Users {
+		if containsFold(a.Domains, domainOf(u.Address)) {
+			passwords[u.Address] = u.Password
+		}
+	}
+	host := a.hostname(l.sc)
+	var pop3 pop3server.Options
+	if ids := l.ids(a.Name); ids != nil {
+		// The APOP timestamp of each greeting, from the lab's ids so that a
+		// transcript renders the same twice.
+		pop3.Timestamp = func() string { return "<" + ids() + "@" + host + ">" }
+	}
 	ag, err := mda.New(mda.Config{
-		Name:     a.Name,
-		Hostname: a.hostname(l.sc),
-		Listen:   l.addrs[a.Name]["lmtp"],
-		Store:    l.store,
-		Users:    l.sc.usersIn(a.Domains),
-		Recorder: l.rec,
-		Now:      l.opts.Now,
-		IDs:      l.ids(a.Name),
+		Name:       a.Name,
+		Hostname:   host,
+		Listen:     l.addrs[a.Name]["lmtp"],
+		POP3Listen: l.addrs[a.Name]["pop3"],
+		IMAPListen: l.addrs[a.Name]["imap"],
+		Store:      l.store,
+		Users:      users,
+		Passwords:  passwords,
+		Recorder:   l.rec,
+		Now:        l.opts.Now,
+		IDs:        l.ids(a.Name),
+		POP3:       pop3,
 	})
 	if err != nil {
 		return nil, err

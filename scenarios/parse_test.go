@@ -143,7 +143,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad size", "!" + strings.Replace(base, "deliver_to: mda.example.test}", "deliver_to: mda.example.test, max_message_size: 10 parsecs}", 1),
 			`f.yaml:6:113: max_message_size: expected a size such as 10MiB, 64KiB, 100kB or 2048, found "10 parsecs"`},
 		{"listen on a listener the kind lacks", "!" + strings.Replace(base, "kind: mda,", "kind: mda, listen: {smtp: \"127.0.0.1:2525\"},", 1),
-			`f.yaml:7:49: listen: an agent of kind mda has no "smtp" listener (it has: lmtp)`},
+			`f.yaml:7:49: listen: an agent of kind mda has no "smtp" listener (it has: lmtp, pop3, imap)`},
 		{"listen on a bad address", "!" + strings.Replace(base, "kind: mta,", "kind: mta, listen: {smtp: \"example.test:25\"},", 1),
 			`f.yaml:6:48: listen: smtp: "example.test:25": the host must be an IP address`},
 		{"unknown top key and missing name", "!" + strings.Replace(base, "name: t", "title: t", 1),

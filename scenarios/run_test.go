@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/maillab/maillab/protocols/imap/imapclient"
+	"github.com/maillab/maillab/protocols/pop3/pop3client"
 	"github.com/maillab/maillab/transcripts"
 )
 
@@ -258,7 +260,7 @@ func TestInfoJSON(t *testing.T) {
 	got = strings.ReplaceAll(got, filepath.Join(opts.Dir, "maildir"), "DIR")
 	want := `{"agents":[` +
 		`{"name":"mx.example.test","kind":"mta","domains":["example.test"],"listen":{"smtp":"127.0.0.1:PORT"}},` +
-		`{"name":"mda.example.test","kind":"mda","domains":["example.test"],"listen":{"lmtp":"127.0.0.1:PORT"}},` +
+		`{"name":"mda.example.test","kind":"mda","domains":["example.test"],"listen":{"imap":"127.0.0.1:PORT","lmtp":"127.0.0.1:PORT","pop3":"127.0.0.1:PORT"}},` +
 		`{"name":"alice-laptop","kind":"mua","domains":[],"listen":{}}],` +
 		`"users":[{"address":"alice@example.test","password":"alice"},{"address":"bob@example.test","password":"bob"}],` +
 		`"maildir":"DIR"}`
@@ -280,14 +282,15 @@ func TestPortBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]string{
-		"mx.example.test":  {"smtp": "127.0.0.1:20000"},
-		"mda.example.test": {"lmtp": "127.0.0.1:20001"},
+		"mx.example.test": {"smtp": "127.0.0.1:20000"},
+		// An MDA's listeners in the kind's order: LMTP, POP3, IMAP.
+		"mda.example.test": {"lmtp": "127.0.0.1:20001", "pop3": "127.0.0.1:20002", "imap": "127.0.0.1:20003"},
 	}
 	if diff := cmp.Diff(want, addrs); diff != "" {
 		t.Errorf("listeners (-want +got):\n%s", diff)
 	}
 	if _, err := planListeners(sc, Options{PortBase: 65535, Host: "127.0.0.1"}); err == nil {
-		t.Error("PortBase 65535 with two listeners accepted")
+		t.Error("PortBase 65535 with four listeners accepted")
 	}
 }
 
@@ -306,5 +309,51 @@ func TestStartOrderPutsMDAFirst(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"mda.example.test", "mx.example.test", "alice-laptop"}, names); diff != "" {
 		t.Errorf("start order (-want +got):\n%s", diff)
+	}
+}
+
+func TestMDAServesPOP3AndIMAP(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pop3Addr := probe.Addr().String()
+	probe.Close()
+	file := strings.Replace(base, "kind: mda,", `kind: mda, listen: {pop3: "`+pop3Addr+`"},`, 1)
+	sc, err := Parse("read.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lab, err := Start(ctx, sc, testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Stop(ctx)
+	listen := lab.Info().Agents[1].Listen
+	if listen["pop3"] != pop3Addr || listen["imap"] == "" || listen["lmtp"] == "" {
+		t.Errorf("mda listens on %v, want pop3 on %s", listen, pop3Addr)
+	}
+	dial := lab.Recorder().Dialer("laptop", "pop3", nil)
+	p, err := pop3client.Dial(ctx, dial, pop3Addr, pop3client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// The APOP timestamp comes from the lab's ids: the same on every run.
+	if !regexp.MustCompile(` <[A-Z]\d{4}@mda\.example\.test>$`).MatchString(p.Greeting()) {
+		t.Errorf("greeting %q", p.Greeting())
+	}
+	if err := p.Login("bob@example.test", "bob"); err != nil {
+		t.Errorf("POP3 login with the scenario's password: %v", err)
+	}
+	dial = lab.Recorder().Dialer("laptop", "imap", nil)
+	c, err := imapclient.Dial(ctx, dial, listen["imap"], imapclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice", "alice"); err != nil {
+		t.Errorf("IMAP login with the scenario's password: %v", err)
 	}
 }

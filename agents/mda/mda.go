@@ -1,6 +1,9 @@
 // Package mda is the lab's mail delivery agent: it keeps the users'
-// mailboxes (a Maildir each, see package mailbox) and receives mail for them
-// from the MTA over LMTP, on a real socket, as Dovecot does behind Postfix.
+// mailboxes (a Maildir each, see package mailbox), receives mail for them
+// from the MTA over LMTP, and serves them to mail readers over POP3 and
+// IMAP, each on a real socket, as Dovecot does behind Postfix.
+//
+// # Delivery: LMTP
 //
 // For every recipient the MDA stores its own copy, with three fields
 // prepended to the message:
@@ -16,21 +19,74 @@
 //
 //	S: 250 2.0.0 <bob@b.test> delivered to new/1768469400.M0P42Q1.mda.b.test,S=512
 //
+// # Reading: POP3 and IMAP
+//
+// With Config.POP3Listen and Config.IMAPListen set, the same Store is
+// served to mail readers. The LMTP side and both servers share that one
+// *mailbox.Store, so a delivery reaches an IMAP session in IDLE at once.
+//
+// Users log in with the password of Config.Passwords (a user without one
+// cannot log in). The login name is the full address, "bob@b.test", or
+// the bare local part, "bob", when no other user of this MDA has that
+// local part: mail programs are configured either way, and with
+// bob@a.test and bob@b.test on one MDA "bob" names neither and fails like
+// a wrong password.
+//
+// POP3 (RFC 1939) serves the INBOX: login takes the maildrop lock (a second
+// session gets "-ERR [IN-USE]", RFC 2449 section 8.1.1) and sees the
+// messages as they are at that moment, in delivery (UID) order. UIDL is the
+// file name before ":2," (it does not change with flags), or a hash of it
+// when that is not a valid unique-id (RFC 1939 section 7: 1 to 70
+// printable characters). DELE only marks; the files are removed after QUIT
+// (the UPDATE state), and a session that drops the connection removes
+// nothing. APOP's shared secret is the password.
+//
+// IMAP (RFC 3501) serves every folder of the Maildir++ layout. The five
+// system flags live in the file names: \Seen is ":2,S", \Answered R,
+// \Flagged F, \Deleted T, \Draft D; \Recent is the session's own (RFC
+// 3501 section 2.3.2). There are no keywords, so PERMANENTFLAGS has no
+// "\*" and a STORE of a keyword changes nothing (section 7.1). UIDs and
+// UIDVALIDITY are kept in each folder's maillab-uidlist and survive
+// restarts. Folder names that could leave the Maildir ("../x") are refused
+// with "NO [CANNOT]".
+//
 // In a scenario:
 //
+//	users:
+//	  - {address: bob@b.test, password: bob}
 //	agents:
-//	  - {name: mda.b.test, kind: mda, users: [bob@b.test, carol@b.test]}
+//	  - {name: mda.b.test, kind: mda, domains: [b.test], listen: {pop3: "127.0.0.1:1110"}}
 //
-// What to watch in the transcript: LHLO instead of EHLO; RCPT for a user
-// the MDA does not know gets "550 5.1.1 ... no such user here" at once; after
-// the final "." come as many replies as accepted recipients, in RCPT order,
-// each preceded by the note "stored in bob@b.test's Maildir as new/...".
+// The MDA keeps mail for the scenario's users in its domains, with their
+// passwords; it listens on LMTP, POP3 and IMAP (listen: fixes an address,
+// else a free port or the --port-base numbering), and `maillab up`
+// shows where.
+//
+// What to watch in the transcript:
+//
+//   - LMTP: LHLO instead of EHLO; RCPT for a user the MDA does not know
+//     gets "550 5.1.1 ... no such user here" at once; after the final "."
+//     come as many replies as accepted recipients, in RCPT order, each
+//     preceded by the note "stored in bob@b.test's Maildir as new/...".
+//   - POP3: the timestamp in the greeting that APOP hashes; the note
+//     "... logged in, maildrop locked"; UIDL naming the Maildir files;
+//     DELE answered at once but "UPDATE: n messages removed" only after
+//     QUIT.
+//   - IMAP: SELECT's "* n EXISTS", "* n RECENT" and [UIDVALIDITY]; a STORE
+//     answered with the new FLAGS (the file was renamed to ":2,S"); an
+//     IDLE session receiving "* n EXISTS" right after another agent's
+//     LMTP "250"; one session's STORE showing up in another as
+//     "* n FETCH (UID u FLAGS (...))"; MOVE's [COPYUID] and "* n EXPUNGE".
 //
 // # Standards
 //
 // RFC 2033 (LMTP), RFC 5321 section 4.4 (Received and Return-Path), RFC
 // 5322 section 3.3 (date-time) and 3.6.7 (trace fields), RFC 3463
-// (enhanced codes), the Maildir specification.
+// (enhanced codes), the Maildir specification; RFC 1939 (POP3), RFC 2449
+// section 8.1.1 (IN-USE), RFC 3206 (AUTH); RFC 3501 (IMAP4rev1), RFC 3348
+// (child mailbox attributes), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 2177
+// (IDLE), RFC 5530 (response codes); see the servers' packages for the
+// rest.
 //
 // # Security
 //
@@ -40,18 +96,33 @@
 // addresses that could leave its root. Messages are bounded by
 // MaxMessageBytes.
 //
+// POP3 and IMAP take passwords in clear text (no TLS yet: loopback only);
+// the transcript masks them. Passwords are compared in constant time, and
+// the servers slow down and limit failed logins. A login name is looked
+// up in the configured users before any path is built. Folder names come
+// from the network: the store refuses "..", absolute and control-character
+// names and encodes the rest into one directory inside the user's
+// Maildir.
+//
 // # Limits
 //
 // Each message is held in memory while its copies are written (bounded by
 // MaxMessageBytes, default 25 MiB); MaxRecipients (default 100) per
-// transaction. There is no quota and no filtering (that is the LDA's job,
-// later).
+// transaction. IMAP FETCH reads a message whole (up to 64 MiB); APPEND is
+// bounded by the IMAP server's MaxLiteralBytes (25 MiB). An IMAP session
+// rereads its folder's new/ and cur/ after every command (about 10 ms for
+// 10,000 messages) to see what other programs changed; during IDLE only
+// deliveries and other sessions' changes are reported. POP3 never changes
+// flags, so a message read over POP3 stays unseen for IMAP; a POP3 login
+// moves new/ files to cur/ and takes their \Recent. There is no quota and
+// no filtering (that is the LDA's job, later).
 package mda
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -62,7 +133,9 @@ import (
 	"time"
 
 	"github.com/maillab/maillab/agents/mailbox"
+	"github.com/maillab/maillab/protocols/imap/imapserver"
 	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/pop3/pop3server"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/smtp/smtpserver"
 	"github.com/maillab/maillab/transcripts"
@@ -91,6 +164,21 @@ type Config struct {
 	// 0 means its defaults (25 MiB, 100).
 	MaxMessageBytes int64
 	MaxRecipients   int
+
+	// Passwords maps a user's address (one of Users, any case) to the
+	// password of POP3 and IMAP logins, and the APOP shared secret. A user
+	// without one, or with "", cannot log in.
+	Passwords map[string]string
+	// POP3Listen and IMAPListen are the addresses of the POP3 and IMAP
+	// servers: "" means that protocol is not served, "127.0.0.1:0" a free
+	// port (see Endpoints).
+	POP3Listen string
+	IMAPListen string
+	// POP3 and IMAP are passed to the servers. POP3.Hostname (the APOP
+	// timestamp's host) defaults to Hostname; the other zero fields mean
+	// the servers' defaults (see pop3server.Options and imapserver.Options).
+	POP3 pop3server.Options
+	IMAP imapserver.Options
 }
 
 // MDA is a mail delivery agent. Build it with New.
@@ -98,11 +186,25 @@ type MDA struct {
 	cfg   Config
 	users map[string]bool // lower case
 
-	mu      sync.Mutex
-	started bool
-	addr    string
-	srv     *smtpserver.Server
-	done    chan struct{} // closed when Serve returns
+	// logins maps a login name (lower case) to its address: every user's
+	// address, and its local part when no other user has the same one.
+	logins  map[string]string
+	secrets map[string]string // lower-case address → password
+
+	mu        sync.Mutex
+	started   bool
+	services  []*service        // in start order; nil once stopped
+	endpoints map[string]string // protocol → address, kept after Stop
+}
+
+// service is one listening server of the MDA.
+type service struct {
+	proto string // "lmtp", "pop3", "imap"
+	addr  string
+	l     net.Listener
+	serve func(net.Listener) error
+	stop  func(context.Context) error
+	done  chan struct{} // closed when serve returns
 }
 
 // New checks cfg and returns an MDA. It opens nothing.
@@ -136,8 +238,58 @@ func New(cfg Config) (*MDA, error) {
 		}
 		users[strings.ToLower(p.String())] = true
 	}
-	return &MDA{cfg: cfg, users: users}, nil
+	m := &MDA{cfg: cfg, users: users}
+	if err := m.setLogins(); err != nil {
+		return nil, fmt.Errorf("mda: config %s: %w", cfg.Name, err)
+	}
+	return m, nil
 }
+
+// setLogins checks the passwords and makes the login table: the full
+// address always, the bare local part when it names one user only.
+func (m *MDA) setLogins() error {
+	m.secrets = make(map[string]string, len(m.cfg.Passwords))
+	for addr, pw := range m.cfg.Passwords {
+		key := strings.ToLower(addr)
+		if !m.users[key] {
+			return fmt.Errorf("password for %q, which is not one of Users", addr)
+		}
+		if pw != "" {
+			m.secrets[key] = pw
+		}
+	}
+	m.logins = make(map[string]string, 2*len(m.users))
+	taken := make(map[string]int)
+	for addr := range m.users {
+		m.logins[addr] = addr
+		taken[addr[:strings.LastIndexByte(addr, '@')]]++
+	}
+	for addr := range m.users {
+		// bob@a.test and bob@b.test on one MDA: "bob" names neither.
+		if local := addr[:strings.LastIndexByte(addr, '@')]; taken[local] == 1 {
+			m.logins[local] = addr
+		}
+	}
+	return nil
+}
+
+// authenticate resolves a login name to an address and checks its secret
+// with ok; it returns the address, or false for an unknown name, a user
+// without a password, or a wrong one.
+func (m *MDA) authenticate(name string, ok func(secret string) bool) (string, bool) {
+	addr, known := m.logins[strings.ToLower(name)]
+	if !known {
+		return "", false
+	}
+	secret, has := m.secrets[addr]
+	if !has || !ok(secret) {
+		return "", false
+	}
+	return addr, true
+}
+
+// equal compares secrets in constant time.
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 // RandomID returns 12 random hex digits, the default id source.
 func RandomID() string {
@@ -152,71 +304,103 @@ func (m *MDA) Name() string { return m.cfg.Name }
 // Kind returns "mda".
 func (m *MDA) Kind() string { return "mda" }
 
-// Start listens on Config.Listen and serves LMTP until Stop. It returns once
-// the socket is listening.
+// Start listens on Config.Listen (LMTP) and on POP3Listen and IMAPListen
+// when set, and serves until Stop. It returns once every socket is
+// listening; if one cannot listen, none is left open.
 func (m *MDA) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.started {
 		return fmt.Errorf("mda %s: already started", m.cfg.Name)
 	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", m.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("mda %s: listen: %w", m.cfg.Name, err)
-	}
-	m.addr = l.Addr().String()
-	if m.cfg.Recorder != nil {
-		l = m.cfg.Recorder.Listen(l, m.cfg.Name, "lmtp")
-	}
-	m.srv = smtpserver.New(smtpserver.Options{
+	lmtp := smtpserver.New(smtpserver.Options{
 		Hostname:        m.cfg.Hostname,
 		LMTP:            true,
 		MaxMessageBytes: m.cfg.MaxMessageBytes,
 		MaxRecipients:   m.cfg.MaxRecipients,
 	}, backend{m})
-	m.done = make(chan struct{})
+	svcs := []*service{{proto: "lmtp", addr: m.cfg.Listen, serve: lmtp.Serve, stop: lmtp.Shutdown}}
+	if m.cfg.POP3Listen != "" {
+		opts := m.cfg.POP3
+		if opts.Hostname == "" {
+			opts.Hostname = m.cfg.Hostname
+		}
+		srv := pop3server.New(opts, pop3Backend{m})
+		svcs = append(svcs, &service{proto: "pop3", addr: m.cfg.POP3Listen, serve: srv.Serve, stop: srv.Shutdown})
+	}
+	if m.cfg.IMAPListen != "" {
+		srv := imapserver.New(m.cfg.IMAP, imapBackend{m})
+		svcs = append(svcs, &service{proto: "imap", addr: m.cfg.IMAPListen, serve: srv.Serve, stop: srv.Shutdown})
+	}
+	var lc net.ListenConfig
+	for i, s := range svcs {
+		l, err := lc.Listen(ctx, "tcp", s.addr)
+		if err != nil {
+			for _, o := range svcs[:i] {
+				o.l.Close()
+			}
+			return fmt.Errorf("mda %s: listen %s: %w", m.cfg.Name, strings.ToUpper(s.proto), err)
+		}
+		s.addr = l.Addr().String()
+		if m.cfg.Recorder != nil {
+			l = m.cfg.Recorder.Listen(l, m.cfg.Name, s.proto)
+		}
+		s.l = l
+	}
+	for _, s := range svcs {
+		s.done = make(chan struct{})
+		go func() {
+			defer close(s.done)
+			_ = s.serve(s.l) // returns nil after Shutdown; closes l
+		}()
+	}
+	m.services = svcs
+	m.endpoints = make(map[string]string, len(svcs))
+	for _, s := range svcs {
+		m.endpoints[s.proto] = s.addr
+	}
 	m.started = true
-	srv, done := m.srv, m.done
-	go func() {
-		defer close(done)
-		_ = srv.Serve(l) // returns nil after Shutdown; closes l
-	}()
 	return nil
 }
 
-// Stop ends every session (a delivery in progress finishes) and waits for
-// them until ctx is done. It is safe to call twice, or without Start.
+// Stop ends every session of every protocol (a delivery in progress
+// finishes; a POP3 session ends without its UPDATE state, so nothing is
+// deleted; an IMAP session gets "* BYE") and waits for them until ctx is
+// done. It is safe to call twice, or without Start.
 func (m *MDA) Stop(ctx context.Context) error {
 	m.mu.Lock()
-	srv, done := m.srv, m.done
-	m.srv = nil
+	svcs := m.services
+	m.services = nil
 	m.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	err := srv.Shutdown(ctx)
-	select {
-	case <-done:
-	case <-ctx.Done():
-		if err == nil {
-			err = ctx.Err()
+	var errs []error
+	for i := len(svcs) - 1; i >= 0; i-- {
+		s := svcs[i]
+		err := s.stop(ctx)
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mda %s: stop %s: %w", m.cfg.Name, strings.ToUpper(s.proto), err))
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("mda %s: stop: %w", m.cfg.Name, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Endpoints returns {"lmtp": "127.0.0.1:port"} once started.
+// Endpoints returns where the MDA listens once started:
+// {"lmtp": "127.0.0.1:port", "pop3": ..., "imap": ...}, the last two only
+// when served.
 func (m *MDA) Endpoints() map[string]string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.addr == "" {
-		return map[string]string{}
+	out := make(map[string]string, len(m.endpoints))
+	for k, v := range m.endpoints {
+		out[k] = v
 	}
-	return map[string]string{"lmtp": m.addr}
+	return out
 }
 
 type backend struct{ m *MDA }

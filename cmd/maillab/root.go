@@ -106,6 +106,7 @@ error, 3 the scenario file has mistakes, 4 the lab could not run, 130 stopped.`,
 		newRunCmd(s, g),
 		newUpCmd(s, g),
 		newSendCmd(s, g),
+		newFetchCmd(s, g),
 		newScenariosCmd(s, g),
 	)
 	return root
