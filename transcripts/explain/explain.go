@@ -5,8 +5,15 @@
 // The catalogue is data: one embedded YAML file per language
 // (catalog/en.yaml, catalog/es.yaml), keyed by protocol and then by kind of
 // line (commands, MAIL parameters, reply codes, enhanced status codes, EHLO
-// keywords). Adding POP3 or IMAP means adding a section to each file and a
-// function that picks the keys of a line of that protocol.
+// keywords; POP3 and IMAP response codes, IMAP untagged data and flags).
+// Each protocol has a function that picks the keys of one of its lines:
+// explainSMTP, explainPOP3 (pop3.go), explainIMAP (imap.go).
+//
+// Explain sees one line at a time, with no memory of the session. Where the
+// meaning of a POP3 "+OK" depends on the command it answers, the command is
+// recognised from the reply's text, as our server words it after the
+// examples of RFC 1939 ("+OK message 1 deleted"); a text that names no
+// command gets the general explanation of "+OK".
 //
 // # Standards
 //
@@ -14,10 +21,20 @@
 // codes), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920 (PIPELINING),
 // RFC 3207 (STARTTLS), RFC 4954 (AUTH), RFC 7504 (521), RFC 7505 (null MX).
 //
+// POP3: RFC 1939, RFC 2449 (CAPA, response codes), RFC 3206 (SYS and AUTH
+// codes), RFC 5034 (SASL AUTH), RFC 2595 (STLS).
+//
+// IMAP: RFC 3501 (IMAP4rev1; RFC 9051 where IMAP4rev2 differs), RFC 2177
+// (IDLE), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 3691 (UNSELECT),
+// RFC 2342 (NAMESPACE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 5530
+// (response codes), RFC 7888 (LITERAL+), RFC 2595 (STARTTLS).
+//
 // # Security
 //
 // Lines come from the network and may be hostile: they are only matched
-// against the catalogue, never echoed into the explanation.
+// against the catalogue, never echoed into the explanation. Credentials
+// (POP3 PASS, IMAP LOGIN, SASL responses) are explained by their command
+// word alone, masked or not.
 package explain
 
 import (
@@ -39,22 +56,39 @@ var catalogFiles embed.FS
 var Langs = []string{"en", "es"}
 
 // aliases map protocols onto the catalogue section they share.
-var aliases = map[string]string{"lmtp": "smtp", "submission": "smtp", "esmtp": "smtp"}
+var aliases = map[string]string{
+	"lmtp": "smtp", "submission": "smtp", "esmtp": "smtp",
+	"pop3s": "pop3", "imaps": "imap",
+}
 
 // explainers pick the explanation of one line of a protocol.
 var explainers = map[string]func(c *section, dir wire.Direction, line string) string{
 	"smtp": explainSMTP,
+	"pop3": explainPOP3,
+	"imap": explainIMAP,
 }
 
 // section is the catalogue of one protocol in one language.
 type section struct {
-	Commands map[string]string `yaml:"commands"` // by verb; "." ends DATA, "*" cancels AUTH
+	Commands map[string]string `yaml:"commands"` // by verb (IMAP: "UID FETCH"); "." ends DATA, "*" cancels AUTH
 	Params   map[string]string `yaml:"params"`   // MAIL FROM parameters
-	Replies  map[string]string `yaml:"replies"`  // by three-digit code
+	Replies  map[string]string `yaml:"replies"`  // SMTP code; POP3 "+OK", "-ERR", "+OK DELE"...; IMAP "OK", "* BYE", "+"...
 	Enhanced map[string]string `yaml:"enhanced"` // RFC 3463 codes
-	Keywords map[string]string `yaml:"keywords"` // EHLO keywords
+	Keywords map[string]string `yaml:"keywords"` // EHLO keywords, POP3 CAPA capabilities
 	Classes  map[string]string `yaml:"classes"`  // first digit, for codes not listed
 	Subjects map[string]string `yaml:"subjects"` // enhanced subject, for codes not listed
+	Codes    map[string]string `yaml:"codes"`    // POP3 and IMAP response codes, without brackets
+	Data     map[string]string `yaml:"data"`     // IMAP untagged data ("EXISTS", "FETCH FLAGS")
+	Flags    map[string]string `yaml:"flags"`    // IMAP system flags ("\\Seen")
+}
+
+// maps returns the section's maps by kind, for tests and tools.
+func (s *section) maps() map[string]map[string]string {
+	return map[string]map[string]string{
+		"commands": s.Commands, "params": s.Params, "replies": s.Replies,
+		"enhanced": s.Enhanced, "keywords": s.Keywords, "classes": s.Classes,
+		"subjects": s.Subjects, "codes": s.Codes, "data": s.Data, "flags": s.Flags,
+	}
 }
 
 // catalog is every protocol's section in one language.
