@@ -130,6 +130,21 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 	fmt.Fprintf(w, "\nMaildirs: %s\n", info.Maildir)
 	if host, port, to, ok := tryIt(info); ok {
 		fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, to, host, port)
+		pw := ""
+		for _, u := range info.Users {
+			if u.Address == to {
+				pw = u.Password
+			}
+		}
+		for _, a := range info.Agents {
+			if addr, ok := a.Listen["pop3"]; ok {
+				fmt.Fprintf(w, "  maillab fetch --pop3 %s --user %s --password %s\n", addr, to, pw)
+			}
+			if addr, ok := a.Listen["imap"]; ok {
+				fmt.Fprintf(w, "  maillab fetch --imap %s --user %s --password %s\n", addr, to, pw)
+				fmt.Fprintf(w, "  Thunderbird: IMAP server %s, port %s, no connection security, normal password, user %s\n", host, splitPort(addr), to)
+			}
+		}
 	}
 	fmt.Fprintln(w)
 }
@@ -153,6 +168,11 @@ func tryIt(info scenarios.LabInfo) (host, port, to string, ok bool) {
 		}
 	}
 	return "", "", "", false
+}
+
+func splitPort(addr string) string {
+	_, port := splitHostPort(addr)
+	return port
 }
 
 func splitHostPort(addr string) (string, string) {
