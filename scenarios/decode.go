@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -140,6 +142,10 @@ func (d *decoder) step(n *yaml.Node, sc *Scenario) {
 		st.Expect = d.expect(v, st.Pos)
 	case StepSMTP:
 		st.SMTP = d.dialogue(v, st.Pos)
+	case StepPOP3:
+		st.POP3 = d.pop3(v, st.Pos)
+	case StepIMAP:
+		st.IMAP = d.imap(v, st.Pos, sc.File)
 	default:
 		d.errorf(k, "unknown step %q (known: %s)", k.Value, strings.Join(stepKinds, ", "))
 		return
@@ -147,7 +153,7 @@ func (d *decoder) step(n *yaml.Node, sc *Scenario) {
 	sc.Steps = append(sc.Steps, st)
 }
 
-var stepKinds = []string{StepSay, StepSend, StepWait, StepExpect, StepPause, StepSMTP}
+var stepKinds = []string{StepSay, StepSend, StepWait, StepExpect, StepPause, StepSMTP, StepPOP3, StepIMAP}
 
 // need reports the keys of want missing from seen, at p.
 func (d *decoder) need(seen posMap, p Pos, what string, want ...string) {
@@ -199,8 +205,27 @@ func (d *decoder) expect(n *yaml.Node, p Pos) *Expect {
 	e := &Expect{Count: -1}
 	seen, ok := d.mapping(n, "expect", []field{
 		{"mailbox", func(v *yaml.Node) { d.str(v, "mailbox", &e.Mailbox) }},
+		{"device", func(v *yaml.Node) { d.str(v, "device", &e.Device) }},
+		{"folder", func(v *yaml.Node) { d.str(v, "folder", &e.Folder) }},
 		{"count", func(v *yaml.Node) { d.integer(v, "count", &e.Count) }},
-		{"message", func(v *yaml.Node) { d.integer(v, "message", &e.Message) }},
+		{"message", func(v *yaml.Node) {
+			if rv := resolve(v); rv != nil && rv.Kind == yaml.MappingNode {
+				e.Ref = d.messageRef(v)
+				return
+			}
+			d.integer(v, "message", &e.Message)
+		}},
+		{"flags", func(v *yaml.Node) { d.strs(v, "flags", &e.Flags) }},
+		{"no_flags", func(v *yaml.Node) { d.strs(v, "no_flags", &e.NoFlags) }},
+		{"maildir_flags", func(v *yaml.Node) {
+			var f string
+			if rv := resolve(v); rv != nil && isNull(rv) {
+				e.MaildirFlags = &f // maildir_flags: (nothing) means none
+				return
+			}
+			d.str(v, "maildir_flags", &f)
+			e.MaildirFlags = &f
+		}},
 		{"headers", func(v *yaml.Node) {
 			d.pairs(v, "headers", func(k, v *yaml.Node) {
 				h := HeaderCheck{Pos: d.pos(k), Name: k.Value}
@@ -218,7 +243,14 @@ func (d *decoder) expect(n *yaml.Node, p Pos) *Expect {
 	})
 	e.at = seen
 	if ok {
-		d.need(seen, p, "expect", "mailbox")
+		_, hasMailbox := seen["mailbox"]
+		_, hasDevice := seen["device"]
+		switch {
+		case !hasMailbox && !hasDevice:
+			d.errorAt(p, "expect: give mailbox (what the server holds) or device (what an mua downloaded)")
+		case hasMailbox && hasDevice:
+			d.errorAt(seen["device"], "expect: give mailbox or device, not both")
+		}
 	}
 	return e
 }
@@ -307,4 +339,165 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// boolean decodes true or false.
+func (d *decoder) boolean(n *yaml.Node, what string, dst *bool) {
+	n = resolve(n)
+	if n == nil {
+		return
+	}
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		d.errorf(n, "%s: expected true or false, found %s", what, shown(n))
+		return
+	}
+	b, err := strconv.ParseBool(strings.ToLower(n.Value))
+	if err != nil {
+		d.errorf(n, "%s: expected true or false, found %s", what, shown(n))
+		return
+	}
+	*dst = b
+}
+
+// messageRef decodes "message: 2", "message: {uid: 7}" or "message:
+// {subject: Lunch}".
+func (d *decoder) messageRef(n *yaml.Node) *MessageRef {
+	rn := resolve(n)
+	if rn == nil {
+		return nil
+	}
+	r := &MessageRef{Pos: d.pos(rn)}
+	if rn.Kind == yaml.ScalarNode && !isNull(rn) {
+		v, err := strconv.Atoi(rn.Value)
+		if err != nil || v < 1 || v > 1_000_000 {
+			d.errorf(rn, "message: expected a position (1 is the oldest), {subject: ...} or {uid: ...}, found %s", shown(rn))
+			return nil
+		}
+		r.Position = v
+		return r
+	}
+	var uid int
+	seen, ok := d.mapping(n, "message", []field{
+		{"subject", func(v *yaml.Node) { d.str(v, "subject", &r.Subject); r.BySubj = true }},
+		{"uid", func(v *yaml.Node) { d.integer(v, "uid", &uid) }},
+	})
+	if !ok {
+		return nil
+	}
+	_, hasUID := seen["uid"]
+	switch {
+	case r.BySubj == hasUID:
+		d.errorAt(r.Pos, "message: give exactly one of subject, uid")
+		return nil
+	case hasUID && uid < 1:
+		d.errorAt(seen["uid"], "uid: UIDs start at 1")
+		return nil
+	}
+	r.UID = uint32(uid)
+	return r
+}
+
+var (
+	pop3ReplyRE = regexp.MustCompile(`^-ERR(?:\s+\[([A-Za-z0-9/-]+)\])?$`)
+	imapReplyRE = regexp.MustCompile(`^(NO|BAD)(?:\s+\[([A-Za-z0-9.-]+)\])?$`)
+)
+
+// serverReply decodes an expected refusal: "-ERR [IN-USE]" for POP3 (RFC
+// 2449 section 8 codes), "NO [TRYCREATE]" for IMAP (RFC 3501 section 7.1).
+func (d *decoder) serverReply(n *yaml.Node, proto string) *ServerReply {
+	n = resolve(n)
+	if n == nil {
+		return nil
+	}
+	r := &ServerReply{Pos: d.pos(n)}
+	v := strings.TrimSpace(n.Value)
+	if proto == StepPOP3 {
+		if m := pop3ReplyRE.FindStringSubmatch(v); n.Kind == yaml.ScalarNode && m != nil {
+			r.Status, r.Code = "-ERR", strings.ToUpper(m[1])
+			return r
+		}
+		d.errorf(n, "expect: expected counts such as {downloaded: 2}, or a refusal such as \"-ERR\" or \"-ERR [IN-USE]\", found %s", shown(n))
+		return nil
+	}
+	if m := imapReplyRE.FindStringSubmatch(v); n.Kind == yaml.ScalarNode && m != nil {
+		r.Status, r.Code = m[1], strings.ToUpper(m[2])
+		return r
+	}
+	d.errorf(n, "expect: expected checks such as {count: 2}, or a refusal such as NO or \"NO [TRYCREATE]\", found %s", shown(n))
+	return nil
+}
+
+func (d *decoder) pop3(n *yaml.Node, p Pos) *POP3 {
+	s := &POP3{Delete: true}
+	seen, ok := d.mapping(n, "pop3", []field{
+		{"as", func(v *yaml.Node) { d.str(v, "as", &s.As) }},
+		{"via", func(v *yaml.Node) { d.str(v, "via", &s.Via) }},
+		{"delete", func(v *yaml.Node) { d.boolean(v, "delete", &s.Delete) }},
+		{"apop", func(v *yaml.Node) { d.boolean(v, "apop", &s.APOP) }},
+		{"expect", func(v *yaml.Node) {
+			if rv := resolve(v); rv != nil && rv.Kind == yaml.MappingNode {
+				s.Expect = d.pop3Expect(v)
+				return
+			}
+			s.Refusal = d.serverReply(v, StepPOP3)
+		}},
+	})
+	s.at = seen
+	if ok {
+		d.need(seen, p, "pop3", "as", "via")
+	}
+	return s
+}
+
+func (d *decoder) pop3Expect(n *yaml.Node) *POP3Expect {
+	e := &POP3Expect{Downloaded: -1, Skipped: -1, Deleted: -1, Left: -1}
+	e.at, _ = d.mapping(n, "pop3 expect", []field{
+		{"downloaded", func(v *yaml.Node) { d.integer(v, "downloaded", &e.Downloaded) }},
+		{"skipped", func(v *yaml.Node) { d.integer(v, "skipped", &e.Skipped) }},
+		{"deleted", func(v *yaml.Node) { d.integer(v, "deleted", &e.Deleted) }},
+		{"left", func(v *yaml.Node) { d.integer(v, "left", &e.Left) }},
+	})
+	return e
+}
+
+func (d *decoder) imap(n *yaml.Node, p Pos, file string) *IMAP {
+	s := &IMAP{Timeout: DefaultWaitTimeout}
+	seen, ok := d.mapping(n, "imap", []field{
+		{"as", func(v *yaml.Node) { d.str(v, "as", &s.As) }},
+		{"via", func(v *yaml.Node) { d.str(v, "via", &s.Via) }},
+		{"do", func(v *yaml.Node) { d.str(v, "do", &s.Do) }},
+		{"folder", func(v *yaml.Node) { d.str(v, "folder", &s.Folder) }},
+		{"message", func(v *yaml.Node) { s.Message = d.messageRef(v) }},
+		{"to", func(v *yaml.Node) { d.str(v, "to", &s.To) }},
+		{"until", func(v *yaml.Node) { d.str(v, "until", &s.Until) }},
+		{"timeout", func(v *yaml.Node) { d.duration(v, "timeout", &s.Timeout) }},
+		{"while", func(v *yaml.Node) {
+			inner := &Scenario{File: file}
+			d.list(v, "while", func(item *yaml.Node) { d.step(item, inner) })
+			s.While = inner.Steps
+		}},
+		{"expect", func(v *yaml.Node) {
+			if rv := resolve(v); rv != nil && rv.Kind == yaml.MappingNode {
+				s.Expect = d.imapExpect(v)
+				return
+			}
+			s.Refusal = d.serverReply(v, StepIMAP)
+		}},
+	})
+	s.at = seen
+	if ok {
+		d.need(seen, p, "imap", "as", "via", "do")
+	}
+	return s
+}
+
+func (d *decoder) imapExpect(n *yaml.Node) *IMAPExpect {
+	e := &IMAPExpect{Count: -1}
+	e.at, _ = d.mapping(n, "imap expect", []field{
+		{"count", func(v *yaml.Node) { d.integer(v, "count", &e.Count) }},
+		{"subjects", func(v *yaml.Node) { d.strs(v, "subjects", &e.Subjects); e.HasSubjects = true }},
+		{"flags", func(v *yaml.Node) { d.strs(v, "flags", &e.Flags) }},
+		{"no_flags", func(v *yaml.Node) { d.strs(v, "no_flags", &e.NoFlags) }},
+	})
+	return e
 }

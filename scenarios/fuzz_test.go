@@ -6,7 +6,7 @@ import (
 )
 
 func FuzzParse(f *testing.F) {
-	for _, info := range []string{"first-message.yaml", "smtp-mistakes.yaml"} {
+	for _, info := range []string{"first-message.yaml", "smtp-mistakes.yaml", "pop-vs-imap.yaml"} {
 		data, err := embedded.ReadFile(info)
 		if err != nil {
 			f.Fatal(err)

@@ -39,13 +39,16 @@ func TestGoldenTranscripts(t *testing.T) {
 	}
 }
 
-// TestGoldenTranscriptIsStable runs the default scenario twice in one
-// process: the ids, ports and Maildir names that differ must not show.
+// TestGoldenTranscriptIsStable runs the default scenario, and the one
+// with devices that stay connected and idle, twice in one process: the
+// ids, ports and Maildir names that differ must not show.
 func TestGoldenTranscriptIsStable(t *testing.T) {
-	first := transcriptOf(t, Default)
-	second := transcriptOf(t, Default)
-	if diff := cmp.Diff(string(first), string(second)); diff != "" {
-		t.Errorf("two runs differ (-first +second):\n%s", diff)
+	for _, name := range []string{Default, "pop-vs-imap"} {
+		first := transcriptOf(t, name)
+		second := transcriptOf(t, name)
+		if diff := cmp.Diff(string(first), string(second)); diff != "" {
+			t.Errorf("%s: two runs differ (-first +second):\n%s", name, diff)
+		}
 	}
 }
 

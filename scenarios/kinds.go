@@ -65,7 +65,7 @@ func init() {
 			start:     startSink,
 		},
 		"mua": {
-			doc:   "a user's mail program: submits messages to an MTA over SMTP",
+			doc:   "a user's mail program, one per device: submits messages to an MTA over SMTP and reads the user's mail from an MDA over POP3 or IMAP",
 			keys:  []string{"user"},
 			check: checkMUA,
 			start: startMUA,

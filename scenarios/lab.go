@@ -42,6 +42,12 @@ type Options struct {
 	// Pause is called by pause steps with their text; an error aborts the
 	// run. nil only notes the text.
 	Pause func(text string) error
+	// Repeatable makes a run render the same transcript every time, for
+	// golden files: while an idle's while steps run, the news of IDLE
+	// sessions is held until the steps have ended, so "* n EXISTS" comes
+	// after the sender's QUIT rather than right after the MDA's LMTP 250
+	// (where a live run shows it, as a real server sends it).
+	Repeatable bool
 	// Now is the clock of agents (Received dates, Maildir names); nil means
 	// time.Now. Tests inject a fixed clock so a run renders the same twice.
 	Now func() time.Time
@@ -97,11 +103,56 @@ type Lab struct {
 	conns       *connTracker
 	unsubscribe func()
 
-	mu      sync.Mutex
-	running map[string]labAgent
-	started []labAgent // in start order
-	muas    map[string]*mua.MUA
-	stopped bool
+	mu       sync.Mutex
+	running  map[string]labAgent
+	started  []labAgent // in start order
+	muas     map[string]*mua.MUA
+	sessions []*deviceSession // IMAP sessions open, in order of opening
+	stopped  bool
+
+	// wakeMu guards the wake-ups of IDLE sessions held while an idle's
+	// while steps run (see mailbox.Options.Wake).
+	wakeMu  sync.Mutex
+	holding bool
+	held    []func()
+}
+
+// deviceSession is the IMAP session of a device with an MDA: it stays
+// open across steps, like a phone's, until the lab stops.
+type deviceSession struct {
+	device, via string
+	s           *mua.IMAPSession
+}
+
+// wake is the store's Options.Wake: IDLE sessions are woken at once,
+// except while an idle's while steps run, when the lab holds their news
+// until the steps have ended, so that the transcript renders the same
+// twice.
+func (l *Lab) wake(fire func()) {
+	l.wakeMu.Lock()
+	if l.holding {
+		l.held = append(l.held, fire)
+		l.wakeMu.Unlock()
+		return
+	}
+	l.wakeMu.Unlock()
+	fire()
+}
+
+// holdWakes starts holding wake-ups; the function returned lets them go.
+func (l *Lab) holdWakes() (release func()) {
+	l.wakeMu.Lock()
+	l.holding = true
+	l.wakeMu.Unlock()
+	return func() {
+		l.wakeMu.Lock()
+		held := l.held
+		l.held, l.holding = nil, false
+		l.wakeMu.Unlock()
+		for _, fire := range held {
+			fire()
+		}
+	}
 }
 
 // Start builds the scenario's agents and starts them in dependency order
@@ -176,7 +227,7 @@ func (l *Lab) openStore() error {
 		}
 		l.dir, l.temp = dir, true
 	}
-	store, err := mailbox.OpenWith(filepath.Join(l.dir, "maildir"), mailbox.Options{Now: l.opts.Now})
+	store, err := mailbox.OpenWith(filepath.Join(l.dir, "maildir"), mailbox.Options{Now: l.opts.Now, Wake: l.wake})
 	if err != nil {
 		if l.temp {
 			os.RemoveAll(l.dir)
@@ -456,10 +507,22 @@ func (l *Lab) Stop(ctx context.Context) error {
 	}
 	l.stopped = true
 	started := l.started
+	sessions := l.sessions
+	l.sessions = nil
 	l.mu.Unlock()
 	var errs []error
 	if l.unsubscribe != nil {
 		defer l.unsubscribe()
+	}
+	// The devices' IMAP sessions end first, one at a time, each LOGOUT
+	// recorded to the close before the next: the end of a transcript
+	// reads the same every time.
+	for _, ds := range sessions {
+		halt := context.AfterFunc(ctx, func() { ds.s.Close() })
+		_ = ds.s.Logout() // a session the server dropped is closed all the same
+		halt()
+		ds.s.Close()
+		l.conns.waitClosed(ctx, ds.device, "imap")
 	}
 	for i := len(started) - 1; i >= 0; i-- {
 		if err := started[i].Stop(ctx); err != nil {

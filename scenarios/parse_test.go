@@ -79,7 +79,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown step", `  - shout: hi`,
-			`f.yaml:10:5: unknown step "shout" (known: say, send, wait, expect, pause, smtp)`},
+			`f.yaml:10:5: unknown step "shout" (known: say, send, wait, expect, pause, smtp, pop3, imap)`},
 		{"unknown key in send", `  - send: {as: laptop, via: mx.example.test, to: bob@example.test, subjet: Hi}`,
 			`f.yaml:10:68: unknown key "subjet" in send (known: as, bcc, body, cc, expect, from, subject, to, via)`},
 		{"via names an mda", `  - send: {as: laptop, via: mda.example.test, to: bob@example.test}`,
@@ -115,7 +115,7 @@ func TestParseErrors(t *testing.T) {
 		{"say without text", `  - say:`,
 			`f.yaml:10:5: say: the text to show is missing`},
 		{"step that is a list", `  - [say, hi]`,
-			`f.yaml:10:5: step: expected one of say, send, wait, expect, pause, smtp, each as "- kind: ..."`},
+			`f.yaml:10:5: step: expected one of say, send, wait, expect, pause, smtp, pop3, imap, each as "- kind: ..."`},
 		{"headers with count 0", `  - expect: {mailbox: bob@example.test, count: 0, headers: {Subject: x}}`,
 			`f.yaml:10:48: count: 0 messages have no headers to check`},
 		{"bad header name", `  - expect: {mailbox: bob@example.test, headers: {"Sub ject": x}}`,

@@ -72,6 +72,9 @@ type stepRun struct {
 	st    *Step
 	res   *StepResult
 	fails []string
+	// root is the step whose while list holds this one; its result
+	// collects this one's failures. nil for a step of the scenario.
+	root *stepRun
 }
 
 // check notes one check of the step and records a failure at p.
@@ -82,12 +85,21 @@ func (s *stepRun) check(p Pos, ok bool, what string, format string, args ...any)
 	}
 	msg := what + ": " + fmt.Sprintf(format, args...)
 	s.lab.note("step %d: %s: FAILED at %s", s.res.Index, msg, p)
-	if len(s.fails) == 0 {
+	r := s
+	if s.root != nil {
+		r = s.root
+	}
+	if len(r.fails) == 0 {
 		s.res.Pos = p.String()
 	}
-	s.fails = append(s.fails, msg)
+	r.fails = append(r.fails, msg)
 	s.res.OK = false
-	s.res.Message = strings.Join(s.fails, "; ")
+	s.res.Message = strings.Join(r.fails, "; ")
+}
+
+// say notes what the step does, before the wire shows it.
+func (s *stepRun) say(format string, args ...any) {
+	s.lab.note("step %d: %s", s.res.Index, fmt.Sprintf(format, args...))
 }
 
 func (s *stepRun) run(ctx context.Context) error {
@@ -111,6 +123,10 @@ func (s *stepRun) run(ctx context.Context) error {
 		return s.expect()
 	case StepSMTP:
 		return s.dialogue(ctx)
+	case StepPOP3:
+		return s.pop3(ctx)
+	case StepIMAP:
+		return s.imap(ctx)
 	default:
 		return fmt.Errorf("unknown step kind %q", s.st.Kind)
 	}
@@ -160,7 +176,7 @@ func (s *stepRun) send(ctx context.Context) error {
 		MessageID: fmt.Sprintf("<%s.%d@%s>", safeName(s.lab.sc.Name), s.res.Index, hostOf(s.lab.sc, snd.As)),
 	}
 	sent, err := m.Send(ctx, server, draft)
-	s.lab.conns.waitClosed(ctx, snd.As)
+	s.lab.conns.waitClosed(ctx, snd.As, "smtp")
 	refusal := refusalOf(sent, err)
 	if err != nil && refusal == nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -236,6 +252,12 @@ func (s *stepRun) wait(ctx context.Context) error {
 
 func (s *stepRun) expect() error {
 	e := s.st.Expect
+	switch {
+	case e.Device != "":
+		return s.expectDevice()
+	case e.newStyle():
+		return s.expectFolder()
+	}
 	msgs, err := s.lab.store.List(e.Mailbox)
 	if err != nil {
 		return fmt.Errorf("expect %s: %w", e.Mailbox, err)
@@ -262,6 +284,12 @@ func (s *stepRun) expect() error {
 	if err != nil {
 		return fmt.Errorf("expect %s: reading message %d: %w", e.Mailbox, n, err)
 	}
+	s.checkHeaders(e, h)
+	return nil
+}
+
+// checkHeaders checks the headers and header_count of e on h.
+func (s *stepRun) checkHeaders(e *Expect, h mail.Header) {
 	for _, hc := range e.Headers {
 		what := fmt.Sprintf("expect %s: %s", hc.Name, hc.Value)
 		vals := h.Values(hc.Name)
@@ -282,7 +310,6 @@ func (s *stepRun) expect() error {
 		s.check(hc.Pos, got == hc.Count, fmt.Sprintf("expect %d %s %s", hc.Count, hc.Name, plural(hc.Count, "field")),
 			"got %d", got)
 	}
-	return nil
 }
 
 func (s *stepRun) dialogue(ctx context.Context) error {
@@ -320,13 +347,13 @@ func (s *stepRun) dialogue(ctx context.Context) error {
 		}
 		if err != nil {
 			c.Close()
-			s.lab.conns.waitClosed(ctx, dl.As)
+			s.lab.conns.waitClosed(ctx, dl.As, "smtp")
 			return fmt.Errorf("%s: %s: %w", what, x.label(), err)
 		}
 		if quit {
 			// The server closes after 221: let its close be recorded
 			// before the note about the reply.
-			s.lab.conns.waitClosed(ctx, dl.As)
+			s.lab.conns.waitClosed(ctx, dl.As, "smtp")
 		}
 		if x.Expect != nil {
 			s.check(x.Expect.Pos, x.Expect.Match(r.Code, r.Enhanced),
@@ -338,7 +365,7 @@ func (s *stepRun) dialogue(ctx context.Context) error {
 	} else if err := c.Quit(); err != nil {
 		return fmt.Errorf("%s: QUIT: %w", what, err)
 	}
-	s.lab.conns.waitClosed(ctx, dl.As)
+	s.lab.conns.waitClosed(ctx, dl.As, "smtp")
 	if s.res.OK {
 		s.lab.note("step %d: %s: ok", s.res.Index, what)
 	}

@@ -24,7 +24,7 @@ import (
 func fixedNow() time.Time { return time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC) }
 
 func testOptions(t *testing.T) Options {
-	return Options{Dir: t.TempDir(), Now: fixedNow, IDs: SequentialIDs()}
+	return Options{Dir: t.TempDir(), Now: fixedNow, IDs: SequentialIDs(), Repeatable: true}
 }
 
 // runScenario starts sc, runs it and stops it, failing t on errors.
@@ -91,7 +91,7 @@ func TestLoadFileAndUnknownName(t *testing.T) {
 		t.Fatalf("Load(%s) = %v, %v", path, sc, err)
 	}
 	_, err = Load("no-such-scenario")
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, smtp-mistakes`) {
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, pop-vs-imap, smtp-mistakes`) {
 		t.Errorf("Load(unknown) error = %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,8 @@ const (
 	StepWait   = "wait"   // wait until a mailbox holds N messages
 	StepExpect = "expect" // check a mailbox and the headers of a message
 	StepSMTP   = "smtp"   // a hand-typed SMTP dialogue
+	StepPOP3   = "pop3"   // a device downloads its mail over POP3
+	StepIMAP   = "imap"   // a device works on its mailbox over IMAP
 )
 
 // Step is one item of steps. Kind says which of the other fields is set.
@@ -73,6 +76,8 @@ type Step struct {
 	Wait   *Wait
 	Expect *Expect
 	SMTP   *Dialogue
+	POP3   *POP3
+	IMAP   *IMAP
 }
 
 // Send makes the MUA As submit a message to the MTA Via.
@@ -109,7 +114,8 @@ type Wait struct {
 // DefaultWaitTimeout bounds a wait step that gives no timeout.
 const DefaultWaitTimeout = 5 * time.Second
 
-// Expect checks a mailbox and, when headers are given, one of its messages.
+// Expect checks a mailbox (a folder of it, one of its messages) as the
+// store holds it, or what a device downloaded.
 //
 //	steps:
 //	  - expect:
@@ -117,16 +123,184 @@ const DefaultWaitTimeout = 5 * time.Second
 //	      count: 1
 //	      headers: {Subject: "Hello Bob", Return-Path: "<alice@example.test>"}
 //	      header_count: {Received: 1}
+//	  - expect: {mailbox: bob@example.test, folder: Archive, count: 1}
+//	  - expect: {mailbox: bob@example.test, message: {subject: Lunch}, flags: [\Seen], maildir_flags: S}
+//	  - expect: {device: bob-phone, count: 0}
 type Expect struct {
 	Mailbox string
-	Count   int // -1 when not checked
+	// Device names an mua: the check is on its local store, the messages
+	// it downloaded over POP3 (only count then).
+	Device string
+	// Folder is the mailbox's folder; "" means INBOX.
+	Folder string
+	Count  int // -1 when not checked
 	// Message chooses the message the header checks read: 1 is the oldest;
-	// 0 (the default) means the newest.
+	// 0 (the default) means the newest. Ref, when set, chooses it by
+	// subject or UID instead.
 	Message     int
+	Ref         *MessageRef
 	Headers     []HeaderCheck
 	HeaderCount []HeaderCount
+	// Flags must all be on the message, NoFlags none of them: IMAP system
+	// flags (\Seen, \Answered, \Flagged, \Deleted, \Draft) as the store
+	// keeps them in the file name.
+	Flags, NoFlags []string
+	// MaildirFlags, when set, is the exact info part after ":2," of the
+	// message's file name: "S", "FS", "" for none.
+	MaildirFlags *string
 
 	at posMap
+}
+
+// newStyle reports whether e uses the folder view of the store (UID
+// order) rather than the plain listing of the INBOX.
+func (e *Expect) newStyle() bool {
+	return e.Folder != "" || e.Ref != nil || len(e.Flags)+len(e.NoFlags) > 0 || e.MaildirFlags != nil
+}
+
+// MessageRef chooses one message of a folder: by Position (1 is the
+// oldest, in UID order), by UID, or by Subject (decoded; exactly one
+// message must have it).
+//
+//	message: 2
+//	message: {uid: 7}
+//	message: {subject: "Lunch on Friday"}
+type MessageRef struct {
+	Pos      Pos
+	Position int
+	UID      uint32
+	Subject  string
+	BySubj   bool
+}
+
+// String returns what the scenario wrote: "2", "{uid: 7}", "{subject: Lunch}".
+func (r *MessageRef) String() string {
+	switch {
+	case r.BySubj:
+		return fmt.Sprintf("{subject: %q}", r.Subject)
+	case r.UID > 0:
+		return fmt.Sprintf("{uid: %d}", r.UID)
+	}
+	return fmt.Sprintf("%d", r.Position)
+}
+
+// POP3 makes the MUA As download its user's mail from the MDA Via, the
+// password coming from users.
+//
+//	steps:
+//	  - pop3: {as: bob-laptop, via: mda.example.test, delete: true, expect: {downloaded: 2}}
+//	  - pop3: {as: bob-phone, via: mda.example.test, expect: "-ERR [IN-USE]"}
+type POP3 struct {
+	As, Via string
+	// Delete deletes every message after download (the default, as most
+	// POP3 clients do); false leaves them on the server, and a later
+	// download skips the UIDs the device has already.
+	Delete bool
+	// APOP logs in with APOP instead of USER and PASS.
+	APOP bool
+	// Expect checks the counts of the session; Refusal, the error the
+	// session must end with instead.
+	Expect  *POP3Expect
+	Refusal *ServerReply
+
+	at posMap
+}
+
+// POP3Expect checks what a POP3 step did; -1 means not checked.
+type POP3Expect struct {
+	Downloaded int // messages downloaded now
+	Skipped    int // messages the device had already (UIDL)
+	Deleted    int // messages the server removed at QUIT
+	Left       int // messages left on the server
+
+	at posMap
+}
+
+// IMAP actions, the values of do.
+const (
+	IMAPList     = "list"      // list a folder's messages with their flags
+	IMAPRead     = "read"      // fetch a message's body (the server sets \Seen)
+	IMAPMarkRead = "mark_read" // set \Seen without reading
+	IMAPMove     = "move"      // move a message into another folder (made when missing)
+	IMAPDelete   = "delete"    // \Deleted, then expunge
+	IMAPIdle     = "idle"      // wait in IDLE for the server's news
+)
+
+var imapActions = []string{IMAPList, IMAPRead, IMAPMarkRead, IMAPMove, IMAPDelete, IMAPIdle}
+
+// IMAP is one action of the MUA As on its user's mailbox at the MDA Via.
+// The device's IMAP session opens on first use and stays open, like a
+// phone's, until the lab stops.
+//
+//	steps:
+//	  - imap: {as: bob-phone, via: mda.example.test, do: read, message: {subject: Lunch}}
+//	  - imap: {as: bob-laptop, via: mda.example.test, do: list, message: {subject: Lunch},
+//	           expect: {count: 2, flags: [\Seen]}}
+//	  - imap: {as: bob-laptop, via: mda.example.test, do: move, message: 1, to: Archive}
+//	  - imap:
+//	      as: bob-phone
+//	      via: mda.example.test
+//	      do: idle
+//	      until: exists
+//	      while:
+//	        - send: {as: alice-laptop, via: mx.example.test, to: bob@example.test, subject: Hi}
+//	      expect: {count: 3}
+type IMAP struct {
+	As, Via string
+	Do      string      // one of the IMAP action constants
+	Folder  string      // default INBOX
+	Message *MessageRef // read, mark_read, move, delete; list: the message flags checks look at
+	To      string      // move: the destination folder
+	// Until is the news that ends an idle: "exists" (the default),
+	// "expunge", "flags" or "any".
+	Until string
+	// Timeout bounds an idle's wait for news after its While steps;
+	// default DefaultWaitTimeout.
+	Timeout time.Duration
+	// While are steps run once the server has accepted IDLE; the news
+	// they cause reaches the idling device when they have all ended.
+	While []Step
+	// Expect checks the listing (list) or the news (idle); Refusal is the
+	// NO or BAD the action must get instead.
+	Expect  *IMAPExpect
+	Refusal *ServerReply
+
+	at posMap
+}
+
+// IMAPExpect checks what an IMAP step saw.
+type IMAPExpect struct {
+	// Count is the number of messages in the folder: in the listing
+	// (list), or in the last "* n EXISTS" (idle). -1 when not checked.
+	Count int
+	// Subjects, when HasSubjects, are the listing's subjects in UID order.
+	Subjects    []string
+	HasSubjects bool
+	// Flags must all be on the chosen message, NoFlags none of them.
+	Flags, NoFlags []string
+
+	at posMap
+}
+
+// ServerReply is an expected POP3 or IMAP refusal: "-ERR", "-ERR
+// [IN-USE]", "NO", "NO [TRYCREATE]", "BAD".
+type ServerReply struct {
+	Pos    Pos
+	Status string // "-ERR", "NO", "BAD"
+	Code   string // the response code without brackets; "" accepts any
+}
+
+// String returns "-ERR [IN-USE]" or "NO".
+func (r ServerReply) String() string {
+	if r.Code != "" {
+		return r.Status + " [" + r.Code + "]"
+	}
+	return r.Status
+}
+
+// Match reports whether a refusal with status and code matches r.
+func (r ServerReply) Match(status, code string) bool {
+	return strings.EqualFold(r.Status, status) && (r.Code == "" || strings.EqualFold(r.Code, code))
 }
 
 // HeaderCheck wants the first field Name to have Value (compared after

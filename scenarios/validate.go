@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/maillab/maillab/agents/mailbox"
 	"github.com/maillab/maillab/protocols/mail"
 )
 
@@ -137,14 +138,12 @@ func (v *validator) step(st *Step) {
 	case StepWait:
 		v.knownUser(st.Wait.at.of("mailbox", st.Pos), "mailbox", st.Wait.Mailbox)
 	case StepExpect:
-		e := st.Expect
-		v.knownUser(e.at.of("mailbox", st.Pos), "mailbox", e.Mailbox)
-		if (len(e.Headers) > 0 || len(e.HeaderCount) > 0) && e.Count == 0 {
-			v.errorAt(e.at.of("count", st.Pos), "count: 0 messages have no headers to check")
-		}
-		if e.Count > 0 && e.Message > e.Count {
-			v.errorAt(e.at.of("message", st.Pos), "message: %d is beyond count %d", e.Message, e.Count)
-		}
+		v.expect(st)
+	case StepPOP3:
+		p := st.POP3
+		v.device(p.at.of("as", st.Pos), p.As, p.Via, p.at.of("via", st.Pos))
+	case StepIMAP:
+		v.imap(st)
 	case StepSMTP:
 		dl := st.SMTP
 		v.mua(dl.at.of("as", st.Pos), dl.As)
@@ -157,17 +156,21 @@ func (v *validator) step(st *Step) {
 	}
 }
 
-// mua checks that name is an MUA.
-func (v *validator) mua(p Pos, name string) {
+// mua checks that name, the value of key, is an MUA.
+func (v *validator) mua(p Pos, name string, key ...string) {
 	if name == "" {
 		return
+	}
+	k, doing := "as", "messages are sent as an mua"
+	if len(key) > 0 {
+		k, doing = key[0], "a device is an mua"
 	}
 	a, ok := v.agents[name]
 	switch {
 	case !ok:
-		v.errorAt(p, "as: no agent is called %q", name)
+		v.errorAt(p, "%s: no agent is called %q", k, name)
 	case a.Kind != "mua":
-		v.errorAt(p, "as: %s is an %s; messages are sent as an mua", name, a.Kind)
+		v.errorAt(p, "%s: %s is an %s; %s", k, name, a.Kind, doing)
 	}
 }
 
@@ -289,4 +292,174 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func (v *validator) expect(st *Step) {
+	e := st.Expect
+	if e.Device != "" {
+		v.mua(e.at.of("device", st.Pos), e.Device, "device")
+		for _, key := range []string{"folder", "message", "headers", "header_count", "flags", "no_flags", "maildir_flags"} {
+			if p, has := e.at[key]; has {
+				v.errorAt(p, "%s: a device's local store is checked by count only", key)
+			}
+		}
+		return
+	}
+	v.knownUser(e.at.of("mailbox", st.Pos), "mailbox", e.Mailbox)
+	if e.Folder != "" {
+		v.folder(e.at.of("folder", st.Pos), "folder", e.Folder)
+	}
+	switch {
+	case e.Count != 0:
+	case len(e.Headers) > 0 || len(e.HeaderCount) > 0:
+		v.errorAt(e.at.of("count", st.Pos), "count: 0 messages have no headers to check")
+	case len(e.Flags)+len(e.NoFlags) > 0 || e.MaildirFlags != nil:
+		v.errorAt(e.at.of("count", st.Pos), "count: 0 messages have no flags to check")
+	}
+	if e.Count > 0 && e.Message > e.Count {
+		v.errorAt(e.at.of("message", st.Pos), "message: %d is beyond count %d", e.Message, e.Count)
+	}
+	v.flags(e.at.of("flags", st.Pos), "flags", e.Flags, false)
+	v.flags(e.at.of("no_flags", st.Pos), "no_flags", e.NoFlags, false)
+	if f := e.MaildirFlags; f != nil {
+		for _, c := range *f {
+			if !strings.ContainsRune("DFPRST", c) {
+				v.errorAt(e.at.of("maildir_flags", st.Pos), "maildir_flags: %q: the letters after \":2,\" are D, F, P, R, S and T", *f)
+				break
+			}
+		}
+	}
+}
+
+// device checks that name is an mua whose user can log in at the mda via.
+func (v *validator) device(p Pos, name, via string, viaPos Pos) {
+	v.mua(p, name, "as")
+	a, ok := v.agents[name]
+	if ok && a.Kind == "mua" && a.User != "" {
+		if u, known := v.users[strings.ToLower(a.User)]; known && u.Password == "" {
+			v.errorAt(p, "as: %s reads the mail of %s, who has no password (add password: to the user)", name, a.User)
+		}
+	}
+	if via == "" {
+		return
+	}
+	mda, ok := v.agents[via]
+	switch {
+	case !ok:
+		v.errorAt(viaPos, "via: no agent is called %q", via)
+	case mda.Kind != "mda":
+		if _, known := kinds[mda.Kind]; known {
+			v.errorAt(viaPos, "via: %s is an %s; mail is read from an mda (POP3 and IMAP)", via, mda.Kind)
+		}
+	case ok && a != nil && a.Kind == "mua" && a.User != "" && !containsFold(mda.Domains, domainOf(a.User)):
+		v.errorAt(viaPos, "via: mda %s does not keep mail for %s", via, a.User)
+	}
+}
+
+func (v *validator) imap(st *Step) {
+	im := st.IMAP
+	v.device(im.at.of("as", st.Pos), im.As, im.Via, im.at.of("via", st.Pos))
+	if im.Folder != "" {
+		v.folder(im.at.of("folder", st.Pos), "folder", im.Folder)
+	}
+	if im.Do != "" && !contains(imapActions, im.Do) {
+		v.errorAt(im.at.of("do", st.Pos), "do: unknown action %q (known: %s)", im.Do, strings.Join(imapActions, ", "))
+		return
+	}
+	only := func(key, what string, allowed ...string) {
+		if p, has := im.at[key]; has && !contains(allowed, im.Do) {
+			v.errorAt(p, "%s: %s (not do: %s)", key, what, im.Do)
+		}
+	}
+	only("to", "only a move has a destination", IMAPMove)
+	only("until", "only an idle waits for news", IMAPIdle)
+	only("timeout", "only an idle waits for news", IMAPIdle)
+	only("while", "only an idle runs steps meanwhile", IMAPIdle)
+	only("message", "an idle waits for news of the whole folder", IMAPList, IMAPRead, IMAPMarkRead, IMAPMove, IMAPDelete)
+	switch im.Do {
+	case IMAPRead, IMAPMarkRead, IMAPMove, IMAPDelete:
+		if _, has := im.at["message"]; !has {
+			v.errorAt(st.Pos, "imap %s: message is missing (a position such as 1, {subject: ...} or {uid: ...})", im.Do)
+		}
+	}
+	if im.Do == IMAPMove {
+		if im.To == "" {
+			v.errorAt(im.at.of("to", st.Pos), "imap move: to is missing (the folder to move the message into)")
+		} else if v.folder(im.at.of("to", st.Pos), "to", im.To) {
+			from, _ := mailbox.CanonicalFolderName(cmpOr(im.Folder, mailbox.Inbox))
+			to, _ := mailbox.CanonicalFolderName(im.To)
+			if from == to {
+				v.errorAt(im.at.of("to", st.Pos), "to: the message is in %s already", to)
+			}
+		}
+	}
+	if im.Until != "" && !contains(idleUntil, im.Until) {
+		v.errorAt(im.at.of("until", st.Pos), "until: unknown news %q (known: %s)", im.Until, strings.Join(idleUntil, ", "))
+	}
+	for i := range im.While {
+		w := &im.While[i]
+		switch {
+		case w.Kind == StepIMAP && w.IMAP.Do == IMAPIdle:
+			v.errorAt(w.Pos, "while: one idle at a time (an idle inside while cannot end)")
+			continue
+		case w.Kind == StepIMAP && w.IMAP.As == im.As && w.IMAP.Via == im.Via:
+			v.errorAt(w.IMAP.at.of("as", w.Pos), "as: %s is idling; its session takes no other command until DONE (use another device)", im.As)
+		}
+		v.step(w)
+	}
+	if e := im.Expect; e != nil {
+		allowed := map[string][]string{
+			"count":    {IMAPList, IMAPIdle},
+			"subjects": {IMAPList},
+			"flags":    {IMAPList},
+			"no_flags": {IMAPList},
+		}
+		for _, key := range []string{"count", "subjects", "flags", "no_flags"} {
+			if p, has := e.at[key]; has && !contains(allowed[key], im.Do) {
+				v.errorAt(p, "%s: checked by do: %s, not %s", key, strings.Join(allowed[key], " or "), im.Do)
+			}
+		}
+		if len(e.Flags)+len(e.NoFlags) > 0 && im.Message == nil && im.Do == IMAPList {
+			p := e.at.of("flags", e.at.of("no_flags", st.Pos))
+			v.errorAt(p, "flags: say which message (message: 1, {subject: ...} or {uid: ...})")
+		}
+		v.flags(e.at.of("flags", st.Pos), "flags", e.Flags, true)
+		v.flags(e.at.of("no_flags", st.Pos), "no_flags", e.NoFlags, true)
+	}
+}
+
+// idleUntil are the values of an idle's until.
+var idleUntil = []string{"exists", "expunge", "flags", "any"}
+
+// folder checks a folder name as the store would take it (RFC 3501
+// section 5.1, Maildir++); it reports whether the name is good.
+func (v *validator) folder(p Pos, key, name string) bool {
+	if _, err := mailbox.CanonicalFolderName(name); err != nil {
+		v.errorAt(p, "%s: %q is not a folder name: use names such as Archive or Work/2026 (no *, %%, empty parts, . or ..)", key, name)
+		return false
+	}
+	return true
+}
+
+// systemFlags are the IMAP flags the store keeps (RFC 3501 section 2.3.2).
+var systemFlags = []string{`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`}
+
+func (v *validator) flags(p Pos, key string, flags []string, recent bool) {
+	for _, f := range flags {
+		if containsFold(systemFlags, f) || recent && strings.EqualFold(f, `\Recent`) {
+			continue
+		}
+		known := strings.Join(systemFlags, ", ")
+		if recent {
+			known += `, \Recent`
+		}
+		v.errorAt(p, "%s: %s is not a flag the lab keeps (%s)", key, f, known)
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -50,6 +50,7 @@ type hub struct {
 	mu   sync.Mutex
 	subs map[*Watch]struct{}
 	max  int
+	wake func(func()) // Options.Wake
 }
 
 // Watch receives the events of one folder caused by others: other
@@ -115,6 +116,15 @@ func (w *Watch) push(max int, evs []Event) {
 		}
 	}
 	w.mu.Unlock()
+	if w.h.wake != nil {
+		w.h.wake(w.signal)
+		return
+	}
+	w.signal()
+}
+
+// signal wakes the reader of Ready; waking it twice is waking it once.
+func (w *Watch) signal() {
 	select {
 	case w.ready <- struct{}{}:
 	default:

@@ -154,6 +154,13 @@ type Options struct {
 	// past it the reader gets one EventResync instead. 0 means
 	// DefaultMaxPendingEvents.
 	MaxPendingEvents int
+	// Wake, when set, is called with the wake-up of a Watch (its Ready)
+	// each time events are queued for it, instead of waking it at once:
+	// calling wake, now or later, from any goroutine, wakes it. A lab uses
+	// it to hold an IDLE session's news until the step that caused it has
+	// finished, so that a transcript renders the same twice. Wake must not
+	// block or call into the Store. nil wakes at once.
+	Wake func(wake func())
 }
 
 // Store is a set of Maildirs under one root directory. Its methods are safe

@@ -74,6 +74,7 @@ func (u *userState) folder(name string) *folderState {
 	if fs == nil {
 		fs = &folderState{s: u.s, u: u, name: name, dir: dir}
 		fs.hub.max = u.s.opts.MaxPendingEvents
+		fs.hub.wake = u.s.opts.Wake
 		if fs.hub.max <= 0 {
 			fs.hub.max = DefaultMaxPendingEvents
 		}
