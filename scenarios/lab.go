@@ -38,7 +38,7 @@ type Options struct {
 	Host string
 	// BeforeCommand is called by MUAs before each command line they send
 	// (step mode); an error aborts the step and the run.
-	BeforeCommand func(agent, line string) error
+	BeforeCommand func(agent, proto, line string) error
 	// Pause is called by pause steps with their text; an error aborts the
 	// run. nil only notes the text.
 	Pause func(text string) error
@@ -435,10 +435,10 @@ func startMTA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 }
 
 func startMUA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
-	var hook func(string) error
+	var hook func(proto, line string) error
 	if l.opts.BeforeCommand != nil {
 		name, before := a.Name, l.opts.BeforeCommand
-		hook = func(line string) error { return before(name, line) }
+		hook = func(proto, line string) error { return before(name, proto, line) }
 	}
 	m, err := mua.New(mua.Config{
 		Name:          a.Name,

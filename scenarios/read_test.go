@@ -323,7 +323,7 @@ func TestIdleWhileStepErrorEndsTheIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := testOptions(t)
-	opts.BeforeCommand = func(agent, line string) error {
+	opts.BeforeCommand = func(agent, proto, line string) error {
 		if agent == "laptop" && strings.HasPrefix(line, "MAIL") {
 			return errStop
 		}

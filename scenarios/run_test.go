@@ -154,7 +154,7 @@ func TestStepErrorStopsTheRun(t *testing.T) {
 	}
 	opts := testOptions(t)
 	var seen []string
-	opts.BeforeCommand = func(agent, line string) error {
+	opts.BeforeCommand = func(agent, proto, line string) error {
 		seen = append(seen, agent+": "+line)
 		if strings.HasPrefix(line, "MAIL") {
 			return errStop

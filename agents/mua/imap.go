@@ -81,7 +81,7 @@ type IMAPSession struct {
 func (m *MUA) IMAP(ctx context.Context, server, user, password string) (*IMAPSession, error) {
 	s := &IMAPSession{m: m, server: server, user: user}
 	c, err := imapclient.Dial(ctx, m.dialerFor("imap"), server, imapclient.Options{
-		BeforeCommand: m.cfg.BeforeCommand,
+		BeforeCommand: m.hook("imap"),
 		OnUnilateral:  s.record,
 	})
 	if err != nil {

@@ -90,8 +90,10 @@ type Config struct {
 	// transcript.
 	Recorder *transcripts.Recorder
 	// BeforeCommand is called with each command line before it is sent
-	// (step mode); see smtpclient.Options.BeforeCommand.
-	BeforeCommand func(line string) error
+	// (step mode), with the protocol it belongs to ("smtp", "pop3" or
+	// "imap"); an error stops the session before the line is sent. See
+	// smtpclient.Options.BeforeCommand.
+	BeforeCommand func(proto, line string) error
 	// Now is the clock for the Date field; nil means time.Now.
 	Now func() time.Time
 }
@@ -161,12 +163,22 @@ func (m *MUA) dialerFor(proto string) func(ctx context.Context, network, addr st
 	return m.cfg.Recorder.Dialer(m.cfg.Name, proto, nil)
 }
 
+// hook is Config.BeforeCommand for one protocol's client; nil when there is
+// no hook.
+func (m *MUA) hook(proto string) func(line string) error {
+	before := m.cfg.BeforeCommand
+	if before == nil {
+		return nil
+	}
+	return func(line string) error { return before(proto, line) }
+}
+
 // Dial opens an SMTP session with server ("127.0.0.1:2525") and returns it
 // after the greeting, before EHLO: the caller types the dialogue.
 func (m *MUA) Dial(ctx context.Context, server string) (*smtpclient.Client, error) {
 	c, err := smtpclient.Dial(ctx, m.dialer(), server, smtpclient.Options{
 		LocalName:     m.cfg.Hostname,
-		BeforeCommand: m.cfg.BeforeCommand,
+		BeforeCommand: m.hook("smtp"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mua: %w", err)

@@ -20,7 +20,11 @@ import (
 // newDevice returns a MUA named name whose connections rec taps.
 func newDevice(t *testing.T, name string, rec *transcripts.Recorder, before func(string) error) *MUA {
 	t.Helper()
-	m, err := New(Config{Name: name, Recorder: rec, BeforeCommand: before, Now: func() time.Time { return when }})
+	cfg := Config{Name: name, Recorder: rec, Now: func() time.Time { return when }}
+	if before != nil {
+		cfg.BeforeCommand = func(_, line string) error { return before(line) }
+	}
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func (m *MUA) fail(proto string, err error) error {
 // LOGIN (step mode shows the line to a class), and ctx checked first: once
 // it has ended, no further line is sent.
 func (m *MUA) beforeCommand(ctx context.Context) func(line string) error {
-	before := m.cfg.BeforeCommand
+	before := m.hook("pop3")
 	return func(line string) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)

@@ -243,7 +243,7 @@ func TestRunStepQuitStops(t *testing.T) {
 	if code := c.run(t, "run", "--step"); code != exitInterrupted {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, c.stderr.String())
 	}
-	if !strings.Contains(c.stderr.String(), "next  alice-laptop  C: EHLO alice-laptop.example.test") {
+	if !strings.Contains(c.stderr.String(), "next  alice-laptop  smtp  C: EHLO alice-laptop.example.test") {
 		t.Fatalf("step mode did not show the next line before sending it:\n%s", c.stderr.String())
 	}
 	if strings.Contains(c.stdout.String(), "C: EHLO") {
@@ -406,5 +406,31 @@ func TestUpJSON(t *testing.T) {
 	go io.Copy(io.Discard, pr)
 	if code := <-done; code != exitOK {
 		t.Fatalf("up stopped with exit %d: %s", code, stderr.String())
+	}
+}
+
+// Step mode covers reading too: the class sees each POP3 and IMAP line of
+// the devices, explained for its own protocol, before it is sent.
+func TestRunStepThroughPOPAndIMAP(t *testing.T) {
+	c := cli{in: strings.Repeat("\n", 400)}
+	if code := c.run(t, "run", "pop-vs-imap", "--step", "--explain"); code != exitOK {
+		t.Fatalf("exit %d; stderr: %s", code, c.stderr.String())
+	}
+	steps := c.stderr.String()
+	for _, want := range []string{
+		"next  bob-laptop  pop3  C: USER bob@example.test",
+		"next  bob-laptop  pop3  C: PASS ***",
+		"next  bob-phone  imap  C: a001 LOGIN bob@example.test ***",
+		"next  bob-phone  imap  C: DONE",
+	} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("step mode did not show %q", want)
+		}
+	}
+	if strings.Contains(steps, "PASS bob\n") || strings.Contains(steps, "LOGIN bob@example.test bob") {
+		t.Errorf("step mode shows a password")
+	}
+	if !strings.Contains(steps, "RFC 1939") || !strings.Contains(steps, "RFC 3501") {
+		t.Errorf("POP3 and IMAP lines are not explained for their protocol")
 	}
 }

@@ -155,9 +155,9 @@ type stepper struct {
 	lang string
 }
 
-func (st *stepper) beforeCommand(agent, line string) error {
-	fmt.Fprintf(st.out, "\nnext  %s  C: %s\n", agent, line)
-	if ex := explain.Explain("smtp", wire.ClientToServer, line, st.lang); ex != "" {
+func (st *stepper) beforeCommand(agent, proto, line string) error {
+	fmt.Fprintf(st.out, "\nnext  %s  %s  C: %s\n", agent, proto, line)
+	if ex := explain.Explain(proto, wire.ClientToServer, line, st.lang); ex != "" {
 		fmt.Fprintf(st.out, "      # %s\n", ex)
 	}
 	return st.wait("[Enter] send it, q stop: ")

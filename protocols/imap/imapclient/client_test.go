@@ -16,7 +16,7 @@ func TestGreeting(t *testing.T) {
 		c, conn, p := dialPeer(t, `
 			S: * OK [CAPABILITY IMAP4rev1 IDLE LITERAL+] mda.b.test ready
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		if c.State() != StateNotAuthenticated {
 			t.Errorf("State = %v, want Not Authenticated", c.State())
 		}
@@ -29,7 +29,7 @@ func TestGreeting(t *testing.T) {
 	})
 	t.Run("PREAUTH", func(t *testing.T) {
 		c, conn, p := dialPeer(t, `S: * PREAUTH IMAP4rev1 server logged in as Smith`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		if c.State() != StateAuthenticated {
 			t.Errorf("State = %v, want Authenticated", c.State())
 		}
@@ -41,7 +41,7 @@ func TestGreeting(t *testing.T) {
 		conn, p := startPeer(t, `S: * BYE Too many connections`)
 		_, err := NewClient(conn, testOptions())
 		wantIMAPError(t, err, "BYE", "", "imapclient: greeting: BYE Too many connections")
-		p.check(conn)
+		p.Check(conn)
 	})
 	for _, bad := range []string{"a001 OK hello", "* 3 EXISTS", "+ go on", "220 smtp.b.test ESMTP"} {
 		t.Run("malformed "+bad, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestGreeting(t *testing.T) {
 			if !errors.Is(err, ErrMalformed) {
 				t.Errorf("err = %v, want ErrMalformed", err)
 			}
-			p.check(conn)
+			p.Check(conn)
 		})
 	}
 	t.Run("closed", func(t *testing.T) {
@@ -59,7 +59,7 @@ func TestGreeting(t *testing.T) {
 		if _, err := NewClient(conn, testOptions()); err == nil || !strings.HasPrefix(err.Error(), "imapclient: greeting: ") {
 			t.Errorf("err = %v", err)
 		}
-		<-p.done
+		p.Wait()
 	})
 }
 
@@ -113,7 +113,7 @@ func TestCapability(t *testing.T) {
 		C: a002 CAPABILITY
 		S: a002 BAD not now
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	caps, err := c.Capability()
 	if err != nil {
 		t.Fatal(err)
@@ -155,12 +155,12 @@ func TestLogin(t *testing.T) {
 	if strings.Contains(err.Error(), "quoted") {
 		t.Error("the error shows the password")
 	}
-	p.check(pipe)
+	p.Check(pipe)
 	wantEvents := []string{
 		"mark C 2", "write a001 LOGIN alice \"s3cret pass\"\r\n", "mark C 0",
 		"mark C 2", "write a002 LOGIN bob \"a \\\"quoted\\\" \\\\ pass\"\r\n", "mark C 0",
 	}
-	if diff := cmp.Diff(wantEvents, conn.events()); diff != "" {
+	if diff := cmp.Diff(wantEvents, conn.Events()); diff != "" {
 		t.Errorf("tap (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"a001 LOGIN alice ***", "a002 LOGIN bob ***"}, before); diff != "" {
@@ -186,9 +186,9 @@ func TestLoginLiteralPassword(t *testing.T) {
 	if err := c.Login("jos\xc3\xa9", "contrase\xc3\xb1a"); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
-	p.check(pipe)
+	p.Check(pipe)
 	secret := false
-	for _, e := range conn.events() {
+	for _, e := range conn.Events() {
 		switch {
 		case e == "mark C 2":
 			secret = true
@@ -212,7 +212,7 @@ func TestAuthenticatePlain(t *testing.T) {
 			C: AGFsaWNlAHNlY3JldA==
 			S: a002 OK Success
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		if err := c.AuthenticatePlain("alice", "secret"); err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestAuthenticatePlain(t *testing.T) {
 			C: a001 AUTHENTICATE PLAIN AGFsaWNlAHdyb25n
 			S: a001 NO [AUTHENTICATIONFAILED] Authentication failed
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		err := c.AuthenticatePlain("alice", "wrong")
 		wantIMAPError(t, err, "NO", "AUTHENTICATIONFAILED", "imapclient: AUTHENTICATE PLAIN alice: NO [AUTHENTICATIONFAILED] Authentication failed")
 	})
@@ -240,7 +240,7 @@ func TestAuthenticatePlain(t *testing.T) {
 			C: *
 			S: a001 BAD exchange cancelled
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		err := c.AuthenticatePlain("a", "b")
 		wantIMAPError(t, err, "BAD", "", "imapclient: AUTHENTICATE PLAIN a: BAD exchange cancelled")
 	})
@@ -261,7 +261,7 @@ func TestList(t *testing.T) {
 		C: a003 LIST "" %
 		S: a003 BAD command unknown
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	got, err := c.List("", "*")
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +307,7 @@ func TestSelect(t *testing.T) {
 		C: a003 SELECT Archive
 		S: a003 NO [TRYCREATE] No such mailbox
 	`, opts)
-	defer p.check(conn)
+	defer p.Check(conn)
 	mb, err := c.Select("INBOX")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +351,7 @@ func TestExamine(t *testing.T) {
 		C: a002 CLOSE
 		S: a002 OK CLOSE completed
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	mb, err := c.Examine("Sent Items")
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +376,7 @@ func TestStatus(t *testing.T) {
 		C: a002 STATUS Nowhere (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)
 		S: a002 NO Mailbox does not exist
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	st, err := c.Status("Archive", "MESSAGES", "UNSEEN")
 	if err != nil {
 		t.Fatal(err)
@@ -409,7 +409,7 @@ func TestMailboxCommands(t *testing.T) {
 		C: a007 CREATE ""
 		S: a007 BAD empty name
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	for _, step := range []func() error{
 		func() error { return c.Create("Work") },
 		func() error { return c.Rename("Work", "Old Work") },
@@ -447,7 +447,7 @@ func TestFetch(t *testing.T) {
 		C: a003 FETCH 9 FLAGS
 		S: a003 NO no such message
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	got, err := c.Fetch("1:2", "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODYSTRUCTURE)")
 	if err != nil {
 		t.Fatal(err)
@@ -499,7 +499,7 @@ func TestFetchMalformedKeepsSession(t *testing.T) {
 		S: * 1 FETCH (UID 4)
 		S: a002 OK FETCH completed
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	if _, err := c.Fetch("1", "ENVELOPE"); !errors.Is(err, ErrMalformed) {
 		t.Errorf("err = %v, want ErrMalformed", err)
 	}
@@ -521,7 +521,7 @@ func TestSearch(t *testing.T) {
 		C: a003 SEARCH FOO
 		S: a003 BAD unknown search key
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	got, err := c.Search(`UNSEEN FROM "bob"`)
 	if err != nil {
 		t.Fatal(err)
@@ -549,7 +549,7 @@ func TestStore(t *testing.T) {
 		C: a003 STORE 1 FLAGS (\Recent)
 		S: a003 NO cannot set \Recent
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	got, err := c.Store("2:3", "+FLAGS", []string{`\Deleted`})
 	if err != nil {
 		t.Fatal(err)
@@ -580,7 +580,7 @@ func TestCopy(t *testing.T) {
 		C: a002 UID COPY 7 "Old Stuff"
 		S: a002 NO [TRYCREATE] No such mailbox
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	cu, err := c.Copy("2:4", "Archive")
 	if err != nil {
 		t.Fatal(err)
@@ -604,7 +604,7 @@ func TestMove(t *testing.T) {
 			S: * 2 EXPUNGE
 			S: a002 OK Done
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		if _, err := c.Select("INBOX"); err != nil {
 			t.Fatal(err)
 		}
@@ -630,7 +630,7 @@ func TestMove(t *testing.T) {
 			S: * 2 EXPUNGE
 			S: a004 OK EXPUNGE completed
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		if _, err := c.Move("2", "Archive"); err != nil {
 			t.Fatal(err)
 		}
@@ -646,7 +646,7 @@ func TestMove(t *testing.T) {
 			S: * 2 EXPUNGE
 			S: a003 OK EXPUNGE completed
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		cu, err := c.UIDMove("42", "Archive")
 		if err != nil || cu == nil || cu.UIDValidity != 432 {
 			t.Errorf("UIDMove = %+v, %v", cu, err)
@@ -658,7 +658,7 @@ func TestMove(t *testing.T) {
 			C: a001 COPY 2 Archive
 			S: a001 NO [TRYCREATE] No such mailbox
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		_, err := c.Move("2", "Archive")
 		wantIMAPError(t, err, "NO", "TRYCREATE", "imapclient: COPY 2 Archive: NO [TRYCREATE] No such mailbox")
 	})
@@ -678,7 +678,7 @@ func TestExpunge(t *testing.T) {
 		C: a003 EXPUNGE
 		S: a003 NO read-only
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	if _, err := c.Select("INBOX"); err != nil {
 		t.Fatal(err)
 	}
@@ -725,13 +725,13 @@ func TestAppend(t *testing.T) {
 		if diff := cmp.Diff(&AppendUID{UIDValidity: 38505, UID: 3955}, au); diff != "" {
 			t.Errorf("Append (-want +got):\n%s", diff)
 		}
-		p.check(pipe)
+		p.Check(pipe)
 		wantEvents := []string{
 			"write a001 APPEND Sent (\\Seen) \" 5-Jan-2026 10:04:05 +0000\" {22}\r\n",
 			"mark C 1", "write " + string(msg), "mark C 0",
 			"write \r\n",
 		}
-		if diff := cmp.Diff(wantEvents, conn.events()); diff != "" {
+		if diff := cmp.Diff(wantEvents, conn.Events()); diff != "" {
 			t.Errorf("tap (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff([]string{`a001 APPEND Sent (\Seen) " 5-Jan-2026 10:04:05 +0000" {22}`}, before); diff != "" {
@@ -748,7 +748,7 @@ func TestAppend(t *testing.T) {
 			C:
 			S: a001 OK APPEND completed
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		au, err := c.Append("INBOX", nil, time.Time{}, msg)
 		if err != nil || au != nil {
 			t.Errorf("Append = %v, %v", au, err)
@@ -765,7 +765,7 @@ func TestAppend(t *testing.T) {
 			C: a003 NOOP
 			S: a003 OK
 		`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		_, err := c.Append("Nowhere", nil, time.Time{}, msg)
 		wantIMAPError(t, err, "NO", "TRYCREATE", "imapclient: APPEND Nowhere: NO [TRYCREATE] No such mailbox")
 		if err := c.Noop(); err != nil {
@@ -774,7 +774,7 @@ func TestAppend(t *testing.T) {
 	})
 	t.Run("bad flag", func(t *testing.T) {
 		c, conn, p := dialPeer(t, `S: * OK ready`, testOptions())
-		defer p.check(conn)
+		defer p.Check(conn)
 		if _, err := c.Append("INBOX", []string{"a(b"}, time.Time{}, msg); err == nil {
 			t.Error("Append with a bad flag succeeded")
 		}
@@ -787,7 +787,7 @@ func TestBye(t *testing.T) {
 		C: a001 NOOP
 		S: * BYE Autologout; idle for too long
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	var news []Update
 	c.opts.OnUnilateral = func(u Update) { news = append(news, u) }
 	err := c.Noop()
@@ -822,7 +822,7 @@ func TestCmd(t *testing.T) {
 		C: alice secret
 		S: a004 NO [AUTHENTICATIONFAILED] nope
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	r, err := c.Cmd("SELECT INBOX")
 	if err != nil {
 		t.Fatal(err)
@@ -884,7 +884,7 @@ func TestBeforeCommandAbort(t *testing.T) {
 		C: a002 NOOP
 		S: a002 OK
 	`, opts)
-	defer p.check(conn)
+	defer p.Check(conn)
 	err := c.Login("alice", "pw")
 	if !errors.Is(err, stop) || err.Error() != "imapclient: before a001 LOGIN alice ***: class paused" {
 		t.Errorf("err = %v", err)
@@ -901,7 +901,7 @@ func TestTimeout(t *testing.T) {
 		C: a001 NOOP
 		...
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	c.opts.Timeout = 50 * time.Millisecond // the server never answers NOOP
 	err := c.Noop()
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -929,7 +929,7 @@ func TestMalformedResponses(t *testing.T) {
 			opts.MaxLineBytes = 1000
 			opts.MaxLiteral = 1000
 			c, conn, p := dialPeer(t, "S: * OK ready\nC: a001 NOOP\nS: "+tc.reply+"\n...", opts)
-			defer p.check(conn)
+			defer p.Check(conn)
 			err := c.Noop()
 			if err == nil {
 				t.Fatal("Noop succeeded")

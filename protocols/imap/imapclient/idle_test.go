@@ -29,7 +29,7 @@ func TestIdleUpdates(t *testing.T) {
 		S: * 4 EXISTS
 		S: a002 OK IDLE terminated
 	`, opts)
-	defer p.check(conn)
+	defer p.Check(conn)
 	if _, err := c.Select("INBOX"); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestIdleContextEnds(t *testing.T) {
 		C: a002 NOOP
 		S: a002 OK
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	err := c.Idle(ctx, func(u Update) bool {
@@ -99,7 +99,7 @@ func TestIdleReissued(t *testing.T) {
 		C: DONE
 		S: a002 OK IDLE terminated
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	var asked []time.Duration
 	c.idleTimer = func(d time.Duration) (<-chan time.Time, func() bool) {
 		asked = append(asked, d)
@@ -128,7 +128,7 @@ func TestIdleRefused(t *testing.T) {
 		C: a001 IDLE
 		S: a001 BAD Unknown command
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	err := c.Idle(t.Context(), func(Update) bool { return true })
 	wantIMAPError(t, err, "BAD", "", "imapclient: IDLE: BAD Unknown command")
 }
@@ -140,7 +140,7 @@ func TestIdleBye(t *testing.T) {
 		S: + idling
 		S: * BYE Server shutting down
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	var got []Update
 	err := c.Idle(t.Context(), func(u Update) bool { got = append(got, u); return true })
 	wantIMAPError(t, err, "BYE", "", "imapclient: IDLE: BYE Server shutting down")
@@ -157,7 +157,7 @@ func TestIdleClosedFromOutside(t *testing.T) {
 		S: * 2 EXISTS
 		...
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	seen := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
@@ -180,7 +180,7 @@ func TestIdleUnexpectedContinuation(t *testing.T) {
 		S: + again?
 		...
 	`, testOptions())
-	defer p.check(conn)
+	defer p.Check(conn)
 	err := c.Idle(t.Context(), func(Update) bool { return true })
 	if !errors.Is(err, ErrMalformed) {
 		t.Errorf("err = %v, want ErrMalformed", err)

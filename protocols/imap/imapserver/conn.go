@@ -4,15 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/maillab/maillab/protocols/imap"
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/wire"
 )
 
@@ -22,12 +20,13 @@ import (
 // doc, "# Limits").
 const bufferBytes = 4 << 10
 
-// conn is one client's session. Only its own goroutine (serve) touches its
-// fields, except mu and waiting, which Shutdown uses to wake a session, and
-// br while an IDLE reader goroutine owns it (see cmdIdle).
+// conn is one client's session. Only its own goroutine (Serve) touches its
+// fields, except br while an IDLE reader goroutine owns it (see cmdIdle);
+// Shutdown wakes a session blocked reading through lc.
 type conn struct {
 	srv    *Server
 	opts   *Options
+	lc     *netconn.Conn // nc as the Server's netconn.Loop serves it
 	nc     net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer // responses, flushed when the client must wait
@@ -42,14 +41,12 @@ type conn struct {
 	quit   bool      // the session ends after the current command
 
 	idling atomic.Bool // an IDLE reader goroutine owns br; netReader must not flush bw
-
-	mu      sync.Mutex
-	waiting bool // blocked reading from the network
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, lc *netconn.Conn) *conn {
+	nc := lc.NetConn()
 	tr := wire.TracerOf(nc)
-	c := &conn{srv: s, opts: &s.opts, nc: nc, tr: tr, traced: tr != wire.TracerOf(nil)}
+	c := &conn{srv: s, opts: &s.opts, lc: lc, nc: nc, tr: tr, traced: tr != wire.TracerOf(nil)}
 	c.br = bufio.NewReaderSize(netReader{c}, bufferBytes)
 	c.bw = bufio.NewWriterSize(netWriter{c}, bufferBytes)
 	c.rd = imap.NewReader(c.br, imap.ReaderOptions{
@@ -77,8 +74,9 @@ func (c *conn) continueLiteral(cmd *imap.Command, size int64) error {
 }
 
 // netReader is what the session reads the network through: it flushes
-// pending responses first (the client may be waiting for them), sets the
-// read deadline and marks the session as waiting for Shutdown.
+// pending responses first (the client may be waiting for them) and sets
+// the read deadline. Every read may wait long (a command, a literal, IDLE's
+// DONE): Shutdown may interrupt it.
 type netReader struct{ c *conn }
 
 func (r netReader) Read(p []byte) (int, error) {
@@ -88,52 +86,21 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	c.mu.Lock()
-	if c.srv.shutting.Load() {
-		c.mu.Unlock()
-		return 0, errShuttingDown
-	}
-	c.nc.SetReadDeadline(time.Now().Add(c.opts.IdleTimeout))
-	c.waiting = true
-	c.mu.Unlock()
-	n, err := c.nc.Read(p)
-	c.mu.Lock()
-	c.waiting = false
-	c.mu.Unlock()
-	return n, err
-}
-
-// wakeIfIdle makes a session blocked reading notice Shutdown now. A busy
-// session notices it before its next read.
-func (c *conn) wakeIfIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.waiting {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
-	}
+	return c.lc.Read(p, c.opts.IdleTimeout, true)
 }
 
 // netWriter sets the write deadline before each write.
 type netWriter struct{ c *conn }
 
 func (w netWriter) Write(p []byte) (int, error) {
-	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.opts.WriteTimeout))
-	return w.c.nc.Write(p)
+	return w.c.lc.Write(p, w.c.opts.WriteTimeout)
 }
 
-// serve runs the session until LOGOUT, an error or Shutdown. It is the
-// connection boundary: a panic below is recovered here, answered with
-// "* BYE" and logged.
-func (c *conn) serve() {
-	defer c.srv.wg.Done()
-	defer func() {
-		if c.quit {
-			lingerClose(c.nc)
-		} else {
-			c.nc.Close()
-		}
-	}()
-	defer c.srv.forget(c)
+// Serve runs the session until LOGOUT, an error or Shutdown, and reports
+// whether the server ended it (see netconn.Session). It is the connection
+// boundary: a panic below is recovered here, answered with "* BYE" and
+// logged.
+func (c *conn) Serve() bool {
 	defer c.release()
 	defer func() {
 		if v := recover(); v != nil {
@@ -143,6 +110,7 @@ func (c *conn) serve() {
 		c.setState(imap.StateLogout)
 	}()
 	c.run()
+	return c.quit
 }
 
 // release closes the mailbox and the user session, whatever ended the
@@ -166,7 +134,7 @@ func (c *conn) run() {
 	// RFC 3501 section 7.1.1: the greeting may carry the capabilities.
 	c.writeString("* OK [CAPABILITY " + c.capabilities() + "] " + c.opts.Greeting + "\r\n")
 	for !c.quit {
-		if c.srv.shutting.Load() {
+		if c.srv.loop.ShuttingDown() {
 			c.bye("", "Server shutting down")
 			return
 		}
@@ -196,9 +164,9 @@ func (c *conn) run() {
 // whole: nothing of it was executed). It reports whether the session ended.
 func (c *conn) readFailed(err error) bool {
 	switch {
-	case errors.Is(err, errShuttingDown) || c.srv.shutting.Load() && isTimeout(err):
+	case c.srv.loop.Interrupted(err):
 		c.bye("", "Server shutting down")
-	case isTimeout(err):
+	case netconn.IsTimeout(err):
 		// RFC 3501 section 5.4: autologout after at least 30 minutes.
 		c.bye("", "Autologout; idle for too long")
 	}
@@ -418,27 +386,4 @@ func (c *conn) setState(s imap.State) {
 	}
 	c.tr.State(c.state.String(), s.String())
 	c.state = s
-}
-
-// lingerClose closes a connection the server chose to end, after its last
-// response: what the client sent meanwhile is read and dropped for a moment
-// first, so that TCP does not reset the connection under the response.
-func lingerClose(nc net.Conn) {
-	defer nc.Close()
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	nc.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, nc, lingerBytes)
-}
-
-const (
-	lingerTime  = 2 * time.Second
-	lingerBytes = 64 << 10
-)
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -2,13 +2,11 @@ package imapserver
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/maillab/maillab/protocols/netconn"
 )
 
 // Options configure a Server. A zero field means its default.
@@ -75,98 +73,40 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 type Server struct {
 	opts    Options
 	backend Backend
-
-	shutting atomic.Bool // set once by Shutdown
-
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	wg        sync.WaitGroup // one per connection goroutine
+	loop    *netconn.Loop // listeners, sessions, MaxConns and Shutdown
 }
 
 // New returns a Server whose users log in to b.
 func New(opts Options, b Backend) *Server {
+	opts = opts.withDefaults()
 	return &Server{
-		opts:      opts.withDefaults(),
-		backend:   b,
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
+		opts:    opts,
+		backend: b,
+		// RFC 3501 section 7.1.5: BYE may be the greeting, and greets a
+		// client over MaxConns.
+		loop: netconn.NewLoop(netconn.Config{
+			Name:         "imapserver",
+			MaxConns:     opts.MaxConns,
+			Refusal:      "* BYE Too many connections, try later\r\n",
+			WriteTimeout: opts.WriteTimeout,
+			Logger:       opts.Logger,
+		}),
 	}
 }
 
 // Serve accepts connections on l until Shutdown, which makes it return nil;
 // any other accept failure is returned. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.shutting.Load() {
-		s.mu.Unlock()
-		l.Close()
-		return nil
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-		l.Close()
-	}()
-
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.shutting.Load() {
-				return nil
-			}
-			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.opts.Logger.Warn("imapserver: accept", "err", err, "retry_in", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("imapserver: accept: %w", err)
-		}
-		delay = 0
-		s.ServeConn(nc)
-	}
+	return s.loop.Serve(l, s.start)
 }
 
 // ServeConn runs a session on nc in a new goroutine (or refuses it when
 // the server is full or shutting down). The Server owns nc from then on.
 func (s *Server) ServeConn(nc net.Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting.Load() {
-		nc.Close()
-		return
-	}
-	s.wg.Add(1)
-	if len(s.conns) >= s.opts.MaxConns {
-		go s.refuse(nc)
-		return
-	}
-	c := newConn(s, nc)
-	s.conns[c] = struct{}{}
-	go c.serve()
+	s.loop.ServeConn(nc, s.start)
 }
 
-// refuse greets a client over MaxConns with BYE (RFC 3501 section 7.1.5:
-// BYE may be the greeting).
-func (s *Server) refuse(nc net.Conn) {
-	defer s.wg.Done()
-	defer lingerClose(nc)
-	nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-	if _, err := nc.Write([]byte("* BYE Too many connections, try later\r\n")); err != nil {
-		s.opts.Logger.Debug("imapserver: refusing a connection", "remote", nc.RemoteAddr(), "err", err)
-	}
-}
-
-func (s *Server) forget(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-}
+func (s *Server) start(lc *netconn.Conn) netconn.Session { return newConn(s, lc) }
 
 // Shutdown stops accepting connections and ends every session with
 // "* BYE Server shutting down": one waiting for a command (or in IDLE) at
@@ -174,38 +114,9 @@ func (s *Server) forget(c *conn) {
 // sessions to end until ctx is done; then it closes their connections and
 // returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutting.Store(true)
-	for l := range s.listeners {
-		l.Close()
+	err := s.loop.Shutdown(ctx)
+	if err != nil {
+		s.loop.Wait() // closing the connections ends their goroutines
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-
-	for _, c := range conns {
-		c.wakeIfIdle()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.nc.Close()
-		}
-		s.mu.Unlock()
-		<-done // closing the connections ends their goroutines
-		return fmt.Errorf("imapserver: shutdown: %w", ctx.Err())
-	}
+	return err
 }
-
-// errShuttingDown stops a session's read when Shutdown has begun.
-var errShuttingDown = errors.New("imapserver: shutting down")

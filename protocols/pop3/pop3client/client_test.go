@@ -22,7 +22,7 @@ func TestLoginSendsUserAndPass(t *testing.T) {
 	if err := c.Login("bob", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestLoginWrongPasswordIsAuthError(t *testing.T) {
@@ -40,7 +40,7 @@ func TestLoginWrongPasswordIsAuthError(t *testing.T) {
 	if want := "pop3client: PASS: [AUTH] invalid user name or password"; err.Error() != want {
 		t.Errorf("error %q, want %q (and never the password)", err, want)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestLoginInUse(t *testing.T) {
@@ -56,7 +56,7 @@ func TestLoginInUse(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != "IN-USE" || !e.Temporary() {
 		t.Fatalf("Login: %v, want a temporary *pop3.Error with code IN-USE", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestAPOPUsesTheGreetingTimestamp(t *testing.T) {
@@ -69,7 +69,7 @@ func TestAPOPUsesTheGreetingTimestamp(t *testing.T) {
 	if err := c.APOP("mrose", "tanstaaf"); err != nil {
 		t.Fatal(err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestAPOPWithoutTimestampSendsNothing(t *testing.T) {
@@ -79,7 +79,7 @@ func TestAPOPWithoutTimestampSendsNothing(t *testing.T) {
 	if err := c.APOP("mrose", "tanstaaf"); err == nil || !strings.Contains(err.Error(), "no timestamp") {
 		t.Errorf("APOP: %v, want a no-timestamp error", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestStatListUIDL(t *testing.T) {
@@ -110,7 +110,7 @@ func TestStatListUIDL(t *testing.T) {
 	if diff := cmp.Diff([]UIDListing{{1, "whqtswO00WBw418f9t5JxYwZ"}, {2, "QhdPYR:00WBw1Ph7x7"}}, uids); err != nil || diff != "" {
 		t.Errorf("UIDL: %v (-want +got):\n%s", err, diff)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestMalformedListingIsAnError(t *testing.T) {
@@ -129,7 +129,7 @@ func TestMalformedListingIsAnError(t *testing.T) {
 	if _, _, err := c.Stat(); !errors.Is(err, pop3.ErrSyntax) {
 		t.Errorf("Stat: %v, want a syntax error", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestRetrRemovesDotStuffing(t *testing.T) {
@@ -157,7 +157,7 @@ func TestRetrRemovesDotStuffing(t *testing.T) {
 	if !errors.As(err, &e) || e.Text != "no such message" || err.Error() != "pop3client: RETR 9: no such message" {
 		t.Errorf("Retr(9): %v, want \"pop3client: RETR 9: no such message\"", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestRetrOverTheLimitStaysInStep(t *testing.T) {
@@ -179,7 +179,7 @@ func TestRetrOverTheLimitStaysInStep(t *testing.T) {
 	if err := c.Noop(); err != nil {
 		t.Errorf("Noop after a too-large response: %v", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestTopDeleRsetNoopQuit(t *testing.T) {
@@ -223,7 +223,7 @@ func TestTopDeleRsetNoopQuit(t *testing.T) {
 	if err := c.Noop(); err == nil {
 		t.Error("Noop after Quit succeeded")
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestCapa(t *testing.T) {
@@ -240,7 +240,7 @@ func TestCapa(t *testing.T) {
 	if diff := cmp.Diff([]string{"TOP", "SASL PLAIN", "IMPLEMENTATION maillab"}, caps); err != nil || diff != "" {
 		t.Errorf("Capa: %v (-want +got):\n%s", err, diff)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestCmdReturnsRefusalsAndMultiLine(t *testing.T) {
@@ -270,7 +270,7 @@ func TestCmdReturnsRefusalsAndMultiLine(t *testing.T) {
 	if _, err := c.Cmd("NOOP\r\nQUIT", false); err == nil {
 		t.Error("Cmd accepted a line with CRLF")
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestBeforeCommandAbortsBeforeSending(t *testing.T) {
@@ -298,7 +298,7 @@ func TestBeforeCommandAbortsBeforeSending(t *testing.T) {
 	if diff := cmp.Diff([]string{"NOOP", "STAT"}, seen); diff != "" {
 		t.Errorf("BeforeCommand saw (-want +got):\n%s", diff)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestGreetingErrors(t *testing.T) {
@@ -314,7 +314,7 @@ func TestGreetingErrors(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("NewClient after %q: %v, want %q", tt.greeting, err, tt.want)
 		}
-		p.check(conn)
+		p.Check(conn)
 	}
 }
 
@@ -327,7 +327,7 @@ func TestConnectionLostIsSticky(t *testing.T) {
 	if err1 == nil || err2 == nil {
 		t.Fatalf("Noop on a closed connection: %v, %v", err1, err2)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestPassIsMarkedSecret(t *testing.T) {
@@ -347,10 +347,10 @@ func TestPassIsMarkedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"write USER bob\r\n", "mark C 2", "write PASS secret\r\n", "mark C 0"}
-	if diff := cmp.Diff(want, tap.events()); diff != "" {
+	if diff := cmp.Diff(want, tap.Events()); diff != "" {
 		t.Errorf("writes and marks (-want +got):\n%s", diff)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 var _ net.Conn = (*tapConn)(nil)

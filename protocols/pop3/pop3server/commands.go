@@ -182,7 +182,7 @@ func (c *conn) loginFailed(err error) error {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-c.srv.stop:
+		case <-c.srv.loop.Stopping():
 			t.Stop()
 		}
 	}

@@ -4,22 +4,21 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/pop3"
 	"github.com/maillab/maillab/protocols/wire"
 )
 
-// conn is one client's session. Only its own goroutine (serve) touches its
-// fields, except mu and idle, which Shutdown uses to wake an idle session.
+// conn is one client's session. Only its own goroutine (Serve) touches its
+// fields; Shutdown wakes an idle session through lc.
 type conn struct {
 	srv  *Server
 	opts *Options
+	lc   *netconn.Conn // nc as the Server's netconn.Loop serves it
 	nc   net.Conn
 	br   *bufio.Reader // commands, read through netReader
 	bw   *bufio.Writer // responses, flushed when the client must wait for them
@@ -35,13 +34,11 @@ type conn struct {
 	errors    int           // "-ERR" answers to mistakes so far
 	authFails int           // failed logins so far
 	quit      bool          // the session must end after the current command
-
-	mu   sync.Mutex
-	idle bool // blocked reading the next command from the network
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, opts: &s.opts, nc: nc, tr: wire.TracerOf(nc)}
+func newConn(s *Server, lc *netconn.Conn) *conn {
+	nc := lc.NetConn()
+	c := &conn{srv: s, opts: &s.opts, lc: lc, nc: nc, tr: wire.TracerOf(nc)}
 	c.br = bufio.NewReader(netReader{c})
 	c.bw = bufio.NewWriter(netWriter{c})
 	return c
@@ -50,7 +47,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 // netReader is what the session reads the network through. Responses are
 // flushed only when the server would otherwise wait for input, so the
 // responses to pipelined commands (RFC 2449 section 6.6) leave together.
-// It also sets the read deadline and marks the session idle for Shutdown.
+// Every read waits for a command: Shutdown may interrupt it.
 type netReader struct{ c *conn }
 
 func (r netReader) Read(p []byte) (int, error) {
@@ -60,52 +57,21 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	c.mu.Lock()
-	c.nc.SetReadDeadline(time.Now().Add(c.opts.IdleTimeout))
-	if c.srv.shutting.Load() {
-		c.mu.Unlock()
-		return 0, errShuttingDown
-	}
-	c.idle = true
-	c.mu.Unlock()
-	n, err := c.nc.Read(p)
-	c.mu.Lock()
-	c.idle = false
-	c.mu.Unlock()
-	return n, err
-}
-
-// wakeIfIdle makes a session blocked waiting for a command notice Shutdown
-// now. A busy session notices it before its next command.
-func (c *conn) wakeIfIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.idle {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
-	}
+	return c.lc.Read(p, c.opts.IdleTimeout, true)
 }
 
 // netWriter sets the write deadline before each write.
 type netWriter struct{ c *conn }
 
 func (w netWriter) Write(p []byte) (int, error) {
-	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.opts.WriteTimeout))
-	return w.c.nc.Write(p)
+	return w.c.lc.Write(p, w.c.opts.WriteTimeout)
 }
 
-// serve runs the session until QUIT, an error or Shutdown. It is the
-// connection boundary: a panic below is recovered here, answered with
+// Serve runs the session until QUIT, an error or Shutdown, and reports
+// whether the server ended it (see netconn.Session). It is the connection
+// boundary: a panic below is recovered here, answered with
 // "-ERR [SYS/TEMP]" and logged; the maildrop is closed without UPDATE.
-func (c *conn) serve() {
-	defer c.srv.wg.Done()
-	defer func() {
-		if c.quit {
-			lingerClose(c.nc)
-		} else {
-			c.nc.Close()
-		}
-	}()
-	defer c.srv.forget(c) // before closing: a client that sees EOF finds its place free
+func (c *conn) Serve() bool {
 	defer c.closeDrop()
 	defer func() {
 		if v := recover(); v != nil {
@@ -114,6 +80,7 @@ func (c *conn) serve() {
 		}
 	}()
 	c.run()
+	return c.quit
 }
 
 // closeDrop releases the maildrop lock, if a login took one. Nothing is
@@ -134,7 +101,7 @@ func (c *conn) run() {
 	// a server that supports APOP puts its timestamp in it.
 	c.ok(c.opts.Banner + " " + c.timestamp)
 	for !c.quit {
-		if c.srv.shutting.Load() {
+		if c.srv.loop.ShuttingDown() {
 			c.closeWith("-ERR [SYS/TEMP] server shutting down")
 			return
 		}
@@ -146,10 +113,10 @@ func (c *conn) run() {
 			// RFC 2449 section 4: commands are at most 255 octets.
 			// ReadLine consumed the line, so the session goes on.
 			c.fail(&pop3.Error{Text: fmt.Sprintf("line too long (the limit is %d octets, RFC 2449 section 4)", c.opts.MaxLineBytes)})
-		case errors.Is(err, errShuttingDown) || c.srv.shutting.Load() && isTimeout(err):
+		case c.srv.loop.Interrupted(err):
 			c.closeWith("-ERR [SYS/TEMP] server shutting down")
 			return
-		case isTimeout(err):
+		case netconn.IsTimeout(err):
 			// RFC 1939 section 3: an autologout timer closes the session
 			// WITHOUT entering the UPDATE state: nothing is deleted.
 			c.closeWith("-ERR autologout: idle for too long, no messages deleted")
@@ -159,30 +126,6 @@ func (c *conn) run() {
 		}
 	}
 	c.bw.Flush()
-}
-
-// lingerClose closes a connection the server chose to end, after its last
-// response. Commands the client sent meanwhile are read and dropped for a
-// moment first: closing a socket with unread input makes TCP send a reset,
-// which can destroy the last response before the client reads it.
-func lingerClose(nc net.Conn) {
-	defer nc.Close()
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	nc.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, nc, lingerBytes)
-}
-
-const (
-	lingerTime  = 2 * time.Second
-	lingerBytes = 64 << 10
-)
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // command is one row of the command table.

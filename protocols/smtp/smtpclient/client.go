@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/wire"
 )
@@ -121,26 +122,7 @@ func NewClient(conn net.Conn, opts Options) (*Client, error) {
 // Dial connects to addr with dial (nil means a net.Dialer) and starts a
 // session with NewClient. ctx bounds the connection and the greeting.
 func Dial(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string, opts Options) (*Client, error) {
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	conn, err := dial(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("smtpclient: dial %s: %w", addr, err)
-	}
-	// Closing the connection is what unblocks a pending read when ctx ends.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	c, err := NewClient(conn, opts)
-	if !stop() {
-		if err == nil {
-			conn.Close()
-		}
-		return nil, fmt.Errorf("smtpclient: dial %s: %w", addr, context.Cause(ctx))
-	}
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return netconn.Dial(ctx, dial, addr, "smtpclient", func(conn net.Conn) (*Client, error) { return NewClient(conn, opts) })
 }
 
 // Greeting returns the server's greeting reply.

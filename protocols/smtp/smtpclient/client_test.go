@@ -60,7 +60,7 @@ S: 250 ENHANCEDSTATUSCODES
 	if got := c.MaxSize(); got != 10240000 {
 		t.Errorf("MaxSize() = %d, want 10240000", got)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestHelloFallsBackToHELO(t *testing.T) {
@@ -83,7 +83,7 @@ S: 250 OK
 	if err := c.Mail(alice, smtp.MailParams{Size: 1200, Body: "8BITMIME"}); err != nil {
 		t.Fatalf("Mail: %v", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestHelloRefused(t *testing.T) {
@@ -96,7 +96,7 @@ S: 550 5.7.1 Go away
 	if smtpCode(err) != 550 || err.Error() != "smtpclient: EHLO client.a.test: 550 5.7.1 Go away" {
 		t.Errorf("Hello = %v; want the 550 as *smtp.Error", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestLHLONoFallback(t *testing.T) {
@@ -110,7 +110,7 @@ S: 500 5.5.1 Unknown command
 	if err := c.Hello("mx.b.test"); smtpCode(err) != 500 {
 		t.Errorf("Hello = %v; want the 500 as *smtp.Error, no HELO", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestGreeting554(t *testing.T) {
@@ -126,7 +126,7 @@ S: 221 2.0.0 Bye
 	if want := "smtpclient: greeting: 554 5.3.2 No SMTP service here"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestGreetingMalformed(t *testing.T) {
@@ -152,7 +152,7 @@ S: 552 5.3.4 Message too big for system
 	if want := "smtpclient: MAIL FROM:<> SIZE=999999999 BODY=8BITMIME: 552 5.3.4 Message too big for system"; err == nil || err.Error() != want {
 		t.Errorf("Mail = %v, want %q", err, want)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestRcptRefusedError(t *testing.T) {
@@ -196,7 +196,7 @@ S: 221 2.0.0 Bye
 	if err := c.Quit(); err != nil {
 		t.Errorf("Quit: %v", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 	if err := c.Noop(); err == nil {
 		t.Error("Noop after Quit succeeded")
 	}
@@ -251,7 +251,7 @@ S: 250 2.0.0 Ok: queued as 1A2B
 	if res.Final == nil || res.Final.String() != "250 2.0.0 Ok: queued as 1A2B" {
 		t.Errorf("Final = %v", res.Final)
 	}
-	p.check(conn)
+	p.Check(conn)
 	// The whole group left in one write, before any reply was read, and the
 	// body was marked bulk between the 354 and the final dot.
 	want := []string{
@@ -261,7 +261,7 @@ S: 250 2.0.0 Ok: queued as 1A2B
 		"write Subject: hi\r\n\r\nHello Bob.\r\n.\r\n",
 		"mark C 0",
 	}
-	if diff := cmp.Diff(want, tap.events()); diff != "" {
+	if diff := cmp.Diff(want, tap.Events()); diff != "" {
 		t.Errorf("writes and marks (-want +got):\n%s", diff)
 	}
 }
@@ -291,7 +291,7 @@ S: 250 Queued
 	if len(res.Delivered) != 1 || res.Delivered[0] != carol || res.Refused["bob@b.test"].Code != 550 {
 		t.Errorf("result %+v", res)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestSendMailNoRecipientAccepted(t *testing.T) {
@@ -318,7 +318,7 @@ S: 250 OK
 	if len(res.Accepted) != 0 || len(res.Refused) != 2 || res.Final != nil {
 		t.Errorf("result %+v", res)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestSendMailPipelinedNoRecipientDataRefused(t *testing.T) {
@@ -340,7 +340,7 @@ S: 250 OK
 	if !errors.Is(err, ErrNoRecipients) {
 		t.Fatalf("SendMail = %v; want ErrNoRecipients", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 // RFC 2920 section 3.1: a server may accept a pipelined DATA even though no
@@ -371,7 +371,7 @@ S: 250 OK
 	if err := c.Noop(); err != nil {
 		t.Errorf("Noop after the aborted transaction: %v (client out of step)", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestSendMailPipelinedMailRefused(t *testing.T) {
@@ -399,7 +399,7 @@ S: 250 OK
 	if err := c.Noop(); err != nil {
 		t.Errorf("Noop: %v (client out of step)", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestSendMailPipelined421(t *testing.T) {
@@ -420,7 +420,7 @@ S: 421 4.3.2 Shutting down
 	if err := c.Noop(); smtpCode(err) != 421 {
 		t.Errorf("Noop after 421 = %v; want the 421 again", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestSendMailFinalRefused(t *testing.T) {
@@ -445,7 +445,7 @@ S: 554 5.7.1 Message rejected as spam
 	if res.Final == nil || res.Final.Code != 554 || len(res.Delivered) != 0 {
 		t.Errorf("result %+v", res)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestDataDotStuffing(t *testing.T) {
@@ -491,7 +491,7 @@ S: 250 Queued
 	if _, err := w.Write([]byte("late")); err == nil {
 		t.Error("Write after Close succeeded")
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestLMTPSendMailPerRecipient(t *testing.T) {
@@ -531,7 +531,7 @@ S: 452 4.2.2 <dave@b.test> Mailbox full
 	if res.Refused["carol@b.test"].Code != 550 || res.Refused["dave@b.test"].Code != 452 || !res.Refused["dave@b.test"].Temporary() {
 		t.Errorf("Refused = %v", res.Refused)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestDataLMTPResults(t *testing.T) {
@@ -582,7 +582,7 @@ S: 250 2.0.0 Saved
 	if want := "smtpclient: DATA for <bob@b.test>: 452 4.2.2 Mailbox full"; results[0].Error() != want {
 		t.Errorf("results[0] = %q, want %q", results[0], want)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestBeforeCommandAbort(t *testing.T) {
@@ -610,7 +610,7 @@ S: 250 OK
 	if diff := cmp.Diff([]string{"EHLO client.a.test", "MAIL FROM:<alice@a.test>", "RCPT TO:<bob@b.test>"}, seen); diff != "" {
 		t.Errorf("BeforeCommand saw (-want +got):\n%s", diff)
 	}
-	p.check(conn) // the RCPT line was never written
+	p.Check(conn) // the RCPT line was never written
 }
 
 func TestBeforeCommandAbortPipelinedGroup(t *testing.T) {
@@ -631,7 +631,7 @@ S: 250 PIPELINING
 	if _, err := c.SendMail(alice, []mail.Path{bob}, strings.NewReader("x"), smtp.MailParams{}); !errors.Is(err, errPaused) {
 		t.Fatalf("SendMail = %v; want the BeforeCommand error", err)
 	}
-	p.check(conn) // no line of the group was written
+	p.Check(conn) // no line of the group was written
 }
 
 func TestCommandTimeout(t *testing.T) {
@@ -650,7 +650,7 @@ C: NOOP
 	if err2 := c.Noop(); !errors.Is(err2, os.ErrDeadlineExceeded) {
 		t.Errorf("second Noop = %v; want the first error again", err2)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestFinalTimeout(t *testing.T) {
@@ -673,7 +673,7 @@ C: .
 	if _, err := c.SendMail(alice, []mail.Path{bob}, strings.NewReader("x"), smtp.MailParams{}); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("SendMail = %v; want a deadline error", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestMalformedReplyBreaksClient(t *testing.T) {
@@ -690,7 +690,7 @@ S: 251 second
 	if _, err := c.Cmd("NOOP"); !errors.Is(err, ErrMalformedReply) {
 		t.Errorf("Cmd after a malformed reply = %v; want the same error", err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestConnectionClosedMidReply(t *testing.T) {
@@ -702,7 +702,7 @@ S: 250-mx.b.test
 	if err := c.Hello(""); err == nil {
 		t.Fatal("Hello succeeded on a cut reply")
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestCmdShowsMistakes(t *testing.T) {
@@ -738,7 +738,7 @@ S: 250 Queued
 	if err != nil || r.Code != 250 {
 		t.Fatalf("SendData = %v, %v", r, err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestSendDataLMTPAfterRawCommands(t *testing.T) {
@@ -772,7 +772,7 @@ S: 250 Saved for carol
 	if err != nil || len(replies) != 2 || replies[1].Text() != "Saved for carol" {
 		t.Fatalf("SendDataLMTP = %v, %v; want two replies", replies, err)
 	}
-	p.check(conn)
+	p.Check(conn)
 }
 
 // failingReader gives some bytes, then fails.
@@ -805,7 +805,7 @@ S: 354 Go ahead
 	}
 	// The buffered part never left and no final dot reached the server:
 	// p.check would show the lines.
-	p.check(conn)
+	p.Check(conn)
 }
 
 func TestDialLoopback(t *testing.T) {

@@ -4,23 +4,22 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/wire"
 )
 
-// conn is one client's session. Only its own goroutine (serve) touches its
-// fields, except mu and idle, which Shutdown uses to wake an idle session.
+// conn is one client's session. Only its own goroutine (Serve) touches its
+// fields; Shutdown wakes an idle session through lc.
 type conn struct {
 	srv  *Server
 	opts *Options
+	lc   *netconn.Conn // nc as the Server's netconn.Loop serves it
 	nc   net.Conn
 	br   *bufio.Reader // commands and message text, read through netReader
 	bw   *bufio.Writer // replies, flushed when the client must wait for them
@@ -35,13 +34,11 @@ type conn struct {
 	inData bool        // reading message text: DataTimeout applies
 
 	dataBR *bufio.Reader // under the DotReader, reused for each DATA
-
-	mu   sync.Mutex
-	idle bool // blocked reading the next command from the network
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, opts: &s.opts, nc: nc, tr: wire.TracerOf(nc)}
+func newConn(s *Server, lc *netconn.Conn) *conn {
+	nc := lc.NetConn()
+	c := &conn{srv: s, opts: &s.opts, lc: lc, nc: nc, tr: wire.TracerOf(nc)}
 	c.br = bufio.NewReader(netReader{c})
 	c.bw = bufio.NewWriter(netWriter{c})
 	c.info = ConnInfo{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Tracer: c.tr}
@@ -51,7 +48,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 // netReader is what the session reads the network through. RFC 2920
 // section 3.2: replies are flushed only when the server would otherwise
 // wait for input, so the replies to a pipelined group leave in one write.
-// It also sets the read deadline and marks the session idle for Shutdown.
+// A read for a command is idle: Shutdown may interrupt it; message text is
+// read to its end.
 type netReader struct{ c *conn }
 
 func (r netReader) Read(p []byte) (int, error) {
@@ -61,58 +59,23 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	timeout := c.opts.ReadTimeout
 	if c.inData {
-		timeout = c.opts.DataTimeout
+		return c.lc.Read(p, c.opts.DataTimeout, false)
 	}
-	c.mu.Lock()
-	c.nc.SetReadDeadline(time.Now().Add(timeout))
-	if !c.inData {
-		if c.srv.shutting.Load() {
-			c.mu.Unlock()
-			return 0, errShuttingDown
-		}
-		c.idle = true
-	}
-	c.mu.Unlock()
-	n, err := c.nc.Read(p)
-	c.mu.Lock()
-	c.idle = false
-	c.mu.Unlock()
-	return n, err
-}
-
-// wakeIfIdle makes a session blocked waiting for a command notice Shutdown
-// now. A busy session notices it before its next command.
-func (c *conn) wakeIfIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.idle {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
-	}
+	return c.lc.Read(p, c.opts.ReadTimeout, true)
 }
 
 // netWriter sets the write deadline before each write.
 type netWriter struct{ c *conn }
 
 func (w netWriter) Write(p []byte) (int, error) {
-	w.c.nc.SetWriteDeadline(time.Now().Add(w.c.opts.WriteTimeout))
-	return w.c.nc.Write(p)
+	return w.c.lc.Write(p, w.c.opts.WriteTimeout)
 }
 
-// serve runs the session until QUIT, an error or Shutdown. It is the
-// connection boundary: a panic below is recovered here, answered with 421
-// and logged.
-func (c *conn) serve() {
-	defer c.srv.wg.Done()
-	defer func() {
-		if c.quit {
-			lingerClose(c.nc)
-		} else {
-			c.nc.Close()
-		}
-	}()
-	defer c.srv.forget(c) // before closing: a client that sees EOF finds its place free
+// Serve runs the session until QUIT, an error or Shutdown, and reports
+// whether the server ended it (see netconn.Session). It is the connection
+// boundary: a panic below is recovered here, answered with 421 and logged.
+func (c *conn) Serve() bool {
 	defer func() {
 		if v := recover(); v != nil {
 			c.opts.Logger.Error("smtpserver: panic in session", "remote", c.info.RemoteAddr, "panic", v, "stack", string(debug.Stack()))
@@ -121,6 +84,7 @@ func (c *conn) serve() {
 		c.setState(smtp.StateClosed)
 	}()
 	c.run()
+	return c.quit
 }
 
 func (c *conn) run() {
@@ -146,7 +110,7 @@ func (c *conn) run() {
 	// enhanced status code.
 	c.reply(smtp.C220Ready, "", c.opts.Hostname+" "+c.opts.Greeting)
 	for !c.quit {
-		if c.srv.shutting.Load() {
+		if c.srv.loop.ShuttingDown() {
 			c.closeWith(smtp.C421Closing, "4.3.2", "Service shutting down")
 			return
 		}
@@ -158,10 +122,10 @@ func (c *conn) run() {
 			// RFC 5321 section 4.5.3.1.4: 500 for an overlong command
 			// line. ReadLine consumed it, so the session goes on.
 			c.fail(smtp.Errorf(smtp.C500SyntaxError, "5.5.2", "Line too long (the limit is %d octets)", c.opts.MaxCommandBytes))
-		case errors.Is(err, errShuttingDown) || c.srv.shutting.Load() && isTimeout(err):
+		case c.srv.loop.Interrupted(err):
 			c.closeWith(smtp.C421Closing, "4.3.2", "Service shutting down")
 			return
-		case isTimeout(err):
+		case netconn.IsTimeout(err):
 			// RFC 5321 section 4.5.3.2.7: the server may close an idle
 			// connection; 421 says why.
 			c.closeWith(smtp.C421Closing, "4.4.2", "Idle timeout, closing connection")
@@ -171,30 +135,6 @@ func (c *conn) run() {
 		}
 	}
 	c.bw.Flush()
-}
-
-// lingerClose closes a connection the server chose to end, after its last
-// reply. Commands the client sent meanwhile are read and dropped for a
-// moment first: closing a socket with unread input makes TCP send a reset,
-// which can destroy the last reply before the client reads it.
-func lingerClose(nc net.Conn) {
-	defer nc.Close()
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	nc.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, nc, lingerBytes)
-}
-
-const (
-	lingerTime  = 2 * time.Second
-	lingerBytes = 64 << 10
-)
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // command is one row of the command table.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/wire"
 )
@@ -62,7 +63,7 @@ func (c *conn) cmdData(arg string) error {
 	c.resetTransaction()
 
 	if drainErr != nil {
-		if isTimeout(drainErr) {
+		if netconn.IsTimeout(drainErr) {
 			c.closeWith(smtp.C421Closing, "4.4.2", "Timeout waiting for message data, closing connection")
 			return nil
 		}

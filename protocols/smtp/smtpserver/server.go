@@ -2,14 +2,12 @@ package smtpserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/smtp"
 )
 
@@ -98,99 +96,31 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 type Server struct {
 	opts    Options
 	backend Backend
-
-	shutting atomic.Bool // set once by Shutdown
-
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	wg        sync.WaitGroup // one per connection goroutine
+	loop    *netconn.Loop // listeners, sessions, MaxConns and Shutdown
 }
 
 // New returns a Server that hands mail to b.
 func New(opts Options, b Backend) *Server {
+	opts = opts.withDefaults()
 	return &Server{
-		opts:      opts.withDefaults(),
-		backend:   b,
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
+		opts:    opts,
+		backend: b,
+		// RFC 5321 section 3.8 allows 421 at any time: a client over
+		// MaxConns is told to come back later.
+		loop: netconn.NewLoop(netconn.Config{
+			Name:         "smtpserver",
+			MaxConns:     opts.MaxConns,
+			Refusal:      fmt.Sprintf("%d 4.7.0 Too many connections, try later\r\n", smtp.C421Closing),
+			WriteTimeout: opts.WriteTimeout,
+			Logger:       opts.Logger,
+		}),
 	}
 }
 
 // Serve accepts connections on l until Shutdown, which makes it return nil;
 // any other accept failure is returned. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.shutting.Load() {
-		s.mu.Unlock()
-		l.Close()
-		return nil
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-		l.Close()
-	}()
-
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.shutting.Load() {
-				return nil
-			}
-			// A temporary failure (out of file descriptors) is waited out,
-			// as net/http does.
-			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.opts.Logger.Warn("smtpserver: accept", "err", err, "retry_in", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("smtpserver: accept: %w", err)
-		}
-		delay = 0
-		s.start(nc)
-	}
-}
-
-// start runs a session for nc, or refuses it when the server is full.
-func (s *Server) start(nc net.Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting.Load() {
-		nc.Close()
-		return
-	}
-	s.wg.Add(1)
-	if len(s.conns) >= s.opts.MaxConns {
-		go s.refuse(nc)
-		return
-	}
-	c := newConn(s, nc)
-	s.conns[c] = struct{}{}
-	go c.serve()
-}
-
-// refuse tells a client over MaxConns to come back later (RFC 5321 section
-// 3.8 allows 421 at any time).
-func (s *Server) refuse(nc net.Conn) {
-	defer s.wg.Done()
-	defer lingerClose(nc)
-	nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-	line := fmt.Sprintf("%d 4.7.0 Too many connections, try later\r\n", smtp.C421Closing)
-	if _, err := nc.Write([]byte(line)); err != nil {
-		s.opts.Logger.Debug("smtpserver: refusing a connection", "remote", nc.RemoteAddr(), "err", err)
-	}
-}
-
-func (s *Server) forget(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	return s.loop.Serve(l, func(lc *netconn.Conn) netconn.Session { return newConn(s, lc) })
 }
 
 // Shutdown stops accepting connections and ends every session: an idle one
@@ -202,37 +132,5 @@ func (s *Server) forget(c *conn) {
 // what its client sends for up to two seconds before it closes, so that its
 // last reply is not lost to a TCP reset; Shutdown waits for that too.)
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutting.Store(true)
-	for l := range s.listeners {
-		l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-
-	for _, c := range conns {
-		c.wakeIfIdle()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.nc.Close()
-		}
-		s.mu.Unlock()
-		return fmt.Errorf("smtpserver: shutdown: %w", ctx.Err())
-	}
+	return s.loop.Shutdown(ctx)
 }
-
-// errShuttingDown stops a session's read when Shutdown has begun.
-var errShuttingDown = errors.New("smtpserver: shutting down")
