@@ -11,8 +11,13 @@ import (
 
 // JSON writes events as JSON Lines, one object per line, for tools and for
 // --json. Events decode back with json.Unmarshal into transcripts.Event. It is
-// safe for concurrent use.
+// safe for concurrent use. Like Text, it masks credentials (lines marked
+// secret: PASS, LOGIN, AUTH data) as "***" unless ShowSecrets is set: a
+// transcript saved as JSON is as easy to share as a printed one.
 type JSON struct {
+	// ShowSecrets writes secret lines as they crossed the wire.
+	ShowSecrets bool
+
 	mu sync.Mutex
 	w  io.Writer
 }
@@ -22,6 +27,9 @@ func NewJSON(w io.Writer) *JSON { return &JSON{w: w} }
 
 // Write writes e as one line.
 func (j *JSON) Write(e transcripts.Event) error {
+	if e.Secret && !j.ShowSecrets {
+		e.Line = maskSecret(e.Proto, e.Line)
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("render: json: %w", err)

@@ -236,6 +236,7 @@ func TestJSONLinesDecodeBack(t *testing.T) {
 	evs[4].Bulk, evs[5].Secret = true, true
 	var b bytes.Buffer
 	j := render.NewJSON(&b)
+	j.ShowSecrets = true // a faithful round trip
 	for _, e := range evs {
 		if err := j.Write(e); err != nil {
 			t.Fatal(err)
@@ -252,6 +253,30 @@ func TestJSONLinesDecodeBack(t *testing.T) {
 	}
 	if diff := cmp.Diff(evs, got); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+// A JSON transcript masks passwords unless asked, like the text one.
+func TestJSONMasksSecrets(t *testing.T) {
+	var b bytes.Buffer
+	j := render.NewJSON(&b)
+	for _, e := range []transcripts.Event{
+		{Kind: transcripts.KindLine, Proto: "pop3", Line: "PASS hunter2", Secret: true},
+		{Kind: transcripts.KindLine, Proto: "imap", Line: "a001 LOGIN bob hunter2", Secret: true},
+		{Kind: transcripts.KindLine, Proto: "smtp", Line: "AUTH PLAIN AGJvYgBodW50ZXIy", Secret: true},
+	} {
+		if err := j.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := b.String()
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "AGJvYgBodW50ZXIy") {
+		t.Fatalf("a password reached the JSON transcript:\n%s", out)
+	}
+	for _, want := range []string{`"PASS ***"`, `"a001 LOGIN ***"`, `"AUTH PLAIN ***"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("JSON lacks %s:\n%s", want, out)
+		}
 	}
 }
 
