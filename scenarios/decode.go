@@ -69,6 +69,7 @@ func (d *decoder) agent(n *yaml.Node, sc *Scenario) {
 		{"user", func(v *yaml.Node) { d.str(v, "user", &a.User) }},
 		{"max_message_size", func(v *yaml.Node) { d.size(v, "max_message_size", &a.MaxMessageSize) }},
 		{"max_recipients", func(v *yaml.Node) { d.integer(v, "max_recipients", &a.MaxRecipients) }},
+		{"max_connections", func(v *yaml.Node) { d.integer(v, "max_connections", &a.MaxConnections) }},
 		{"listen", func(v *yaml.Node) { a.Listen = d.listen(v) }},
 	})
 	if !ok {

@@ -11,7 +11,8 @@
 //	agents:                              # kinds: see Kinds
 //	  - {name: mx.example.test, kind: mta, domains: [example.test], deliver_to: mda.example.test,
 //	     max_message_size: 10MiB, max_recipients: 100, listen: {smtp: "127.0.0.1:2525"}}
-//	  - {name: mda.example.test, kind: mda, domains: [example.test]}
+//	  - {name: mda.example.test, kind: mda, domains: [example.test],
+//	     max_connections: 100}           # open sessions per server (POP3, IMAP); default 100
 //	  - {name: alice-laptop, kind: mua, user: alice@example.test, hostname: laptop.example.test}
 //	steps:
 //	  - say: "A note for the class."

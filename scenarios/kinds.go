@@ -52,7 +52,7 @@ func init() {
 		"mda": {
 			doc:       "a mail delivery agent: takes mail over LMTP, stores it in the users' Maildirs and serves them over POP3 and IMAP",
 			listeners: []string{"lmtp", "pop3", "imap"},
-			keys:      []string{"domains"},
+			keys:      []string{"domains", "max_connections"},
 			serves:    true,
 			check:     checkMDA,
 			start:     startMDA,
@@ -130,6 +130,9 @@ func checkMTA(v *validator, a *Agent) {
 func checkMDA(v *validator, a *Agent) {
 	if len(a.Domains) == 0 {
 		v.errorAt(a.Pos, "mda %s: domains is missing (the domains whose mailboxes it keeps)", a.Name)
+	}
+	if p, has := a.at["max_connections"]; has && a.MaxConnections < 1 {
+		v.errorAt(p, "max_connections: must be at least 1 (leave it out for the default, 100)")
 	}
 }
 

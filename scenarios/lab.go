@@ -17,6 +17,7 @@ import (
 	"github.com/maillab/maillab/agents/mta"
 	"github.com/maillab/maillab/agents/mua"
 	"github.com/maillab/maillab/agents/sink"
+	"github.com/maillab/maillab/protocols/imap/imapserver"
 	"github.com/maillab/maillab/protocols/pop3/pop3server"
 	"github.com/maillab/maillab/transcripts"
 )
@@ -390,6 +391,9 @@ func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		// transcript renders the same twice.
 		pop3.Timestamp = func() string { return "<" + ids() + "@" + host + ">" }
 	}
+	// 0 keeps the servers' default.
+	pop3.MaxConns = a.MaxConnections
+	imap := imapserver.Options{MaxConns: a.MaxConnections}
 	ag, err := mda.New(mda.Config{
 		Name:       a.Name,
 		Hostname:   host,
@@ -403,6 +407,7 @@ func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		Now:        l.opts.Now,
 		IDs:        l.ids(a.Name),
 		POP3:       pop3,
+		IMAP:       imap,
 	})
 	if err != nil {
 		return nil, err

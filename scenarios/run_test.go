@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -355,5 +356,43 @@ func TestMDAServesPOP3AndIMAP(t *testing.T) {
 	defer c.Close()
 	if err := c.Login("alice", "alice"); err != nil {
 		t.Errorf("IMAP login with the scenario's password: %v", err)
+	}
+}
+
+// max_connections bounds the sessions of the MDA's POP3 and IMAP servers:
+// with 1, a second connection is refused while the first is open.
+func TestMDAMaxConnections(t *testing.T) {
+	file := strings.Replace(base, "kind: mda,", "kind: mda, max_connections: 1,", 1)
+	sc, err := Parse("max.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lab, err := Start(ctx, sc, testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Stop(ctx)
+	listen := lab.Info().Agents[1].Listen
+	for _, proto := range []string{"pop3", "imap"} {
+		first, err := net.Dial("tcp", listen[proto])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(first)
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") && !strings.HasPrefix(line, "* OK") {
+			t.Fatalf("%s: first greeting %q, %v", proto, line, err)
+		}
+		second, err := net.Dial("tcp", listen[proto])
+		if err != nil {
+			t.Fatal(err)
+		}
+		second.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, _ := bufio.NewReader(second).ReadString('\n')
+		if !strings.HasPrefix(line, "-ERR") && !strings.HasPrefix(line, "* BYE") {
+			t.Errorf("%s: second connection got %q, want a refusal", proto, line)
+		}
+		second.Close()
+		first.Close()
 	}
 }

@@ -49,6 +49,9 @@ type Agent struct {
 	MaxMessageSize int64
 	// MaxRecipients is an MTA's recipients-per-transaction limit; 0 means the default.
 	MaxRecipients int
+	// MaxConnections is an MDA's limit of open sessions, for its POP3 and
+	// its IMAP server each; 0 means the servers' default (100).
+	MaxConnections int
 	// Listen maps a listener ("smtp", "lmtp") to a fixed host:port.
 	Listen map[string]string
 

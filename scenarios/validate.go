@@ -85,7 +85,7 @@ func (v *validator) agent(a *Agent) {
 		}
 		return
 	}
-	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients"} {
+	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients", "max_connections"} {
 		if p, has := a.at[key]; has && !contains(k.keys, key) {
 			v.errorAt(p, "%s: an agent of kind %s has no %s", key, a.Kind, key)
 		}

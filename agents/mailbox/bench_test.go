@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bigFolder makes an INBOX of n messages already numbered (one Select).
@@ -19,6 +20,14 @@ func bigFolder(b *testing.B, n int) (*Store, *User) {
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("1767225600.M%dP1Q%d.mda.b.test,S=2000:2,S", i, i)
 		if err := os.WriteFile(filepath.Join(cur, name), body, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// As if delivered a while ago: the directories' times have settled
+	// (see dirSettle), as they have in a mailbox read long after delivery.
+	old := time.Now().Add(-time.Hour)
+	for _, sub := range []string{"cur", "new"} {
+		if err := os.Chtimes(filepath.Join(u.Dir(), sub), old, old); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -147,6 +156,49 @@ func FuzzUIDList(f *testing.F) {
 		again, err := parseUIDList(l.marshal())
 		if err != nil || again.validity != l.validity || again.next != l.next || len(again.entries) != len(l.entries) {
 			t.Fatalf("round trip: %+v, %v", again, err)
+		}
+	})
+}
+
+// BenchmarkRescan is what an IMAP server does after every command and at
+// NOOP: View.Rescan and Updates on a 1,000-message folder nothing changed.
+// "flags" changes one message's flags through another View between two
+// rescans (one rename in cur/, as a STORE of another session).
+func BenchmarkRescan(b *testing.B) {
+	_, u := bigFolder(b, 1000)
+	v, err := u.Select("INBOX", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	b.Run("idle", func(b *testing.B) {
+		for b.Loop() {
+			if err := v.Rescan(); err != nil {
+				b.Fatal(err)
+			}
+			v.Updates()
+		}
+	})
+	w, err := u.Select("INBOX", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	b.Run("flags", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			op := AddFlags
+			if i%2 == 1 {
+				op = RemoveFlags
+			}
+			i++
+			if _, err := w.SetFlags([]uint32{500}, op, FlagFlagged); err != nil {
+				b.Fatal(err)
+			}
+			if err := v.Rescan(); err != nil {
+				b.Fatal(err)
+			}
+			v.Updates()
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,6 +85,31 @@ type entry struct {
 	extra string // info letters the store does not interpret
 	size  int64
 	date  time.Time
+	// shared is what Views hold of this message (see shareLocked); nil
+	// until a View needs it, and replaced when it no longer matches.
+	shared *msgData
+}
+
+// msgData is what every session of a folder shares about one message: the
+// parts that never change while it has its UID. It is never modified once
+// a View holds it, so Views read it without a lock; a View keeps only a
+// pointer to it and the flags it told its session.
+type msgData struct {
+	uid  uint32
+	key  string
+	size int64
+	date time.Time
+}
+
+// shareLocked returns the shared data of msgs[i], making it when the entry
+// has none or has changed since (a renumbering, a size or date filled in).
+func (fs *folderState) shareLocked(i int) *msgData {
+	e := &fs.msgs[i]
+	if d := e.shared; d != nil && d.uid == e.uid && d.key == e.key && d.size == e.size && d.date.Equal(e.date) {
+		return d
+	}
+	e.shared = &msgData{uid: e.uid, key: e.key, size: e.size, date: e.date}
+	return e.shared
 }
 
 func (e *entry) path(dir string) string { return filepath.Join(dir, e.sub, e.name) }
@@ -117,6 +143,14 @@ type folderState struct {
 	next        uint32
 	firstRecent uint32
 	msgs        []entry // ascending UID
+	// dirs are cur/ and new/ as the last reading of them (and this
+	// process's own changes since) left them; see dirsUnchangedLocked.
+	dirs     [2]dirState
+	lastRead time.Time // when the last reading of the directories started
+	// delivered counts Deliver's changes of new/ (Store.markDelivery);
+	// readDelivered is its value as of the last reading.
+	delivered     atomic.Uint64
+	readDelivered uint64
 }
 
 // find returns the index of uid in msgs, or -1.
@@ -231,6 +265,7 @@ type fileRef struct {
 // skipped (Maildir specification); a key in both new/ and cur/ (a copy
 // made by another program) counts once, cur/ first.
 func readFiles(dir string, sizeHint int) (map[string]fileRef, error) {
+	dirReads.Add(1)
 	files := make(map[string]fileRef, sizeHint)
 	for _, sub := range []string{"cur", "new"} {
 		d, err := os.Open(filepath.Join(dir, sub))
@@ -340,6 +375,16 @@ func (fs *folderState) scanLocked(origin *Watch, moveNew bool) error {
 	if err != nil {
 		return err
 	}
+	if !reloaded && fs.dirsUnchangedLocked() {
+		// Nothing changed on disk that the state does not hold.
+		if moveNew {
+			return fs.moveNewLocked()
+		}
+		return nil
+	}
+	start := time.Now()
+	delivered := fs.delivered.Load()
+	stamps := fs.statDirsLocked()
 	files, err := readFiles(fs.dir, len(fs.msgs)+16)
 	if err != nil {
 		return err
@@ -407,24 +452,14 @@ func (fs *folderState) scanLocked(origin *Watch, moveNew bool) error {
 		}
 		changed = true
 	}
-	if moveNew {
-		for i := range out {
-			e := &out[i]
-			if e.sub != "new" {
-				continue
-			}
-			name := curName(e.key, e.flags, e.extra)
-			if err := os.Rename(e.path(fs.dir), filepath.Join(fs.dir, "cur", name)); err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					continue // moved by someone else: the next scan finds it
-				}
-				return fmt.Errorf("mailbox: moving %s to cur/: %w", e.key, err)
-			}
-			e.sub, e.name = "cur", name
-		}
-	}
 	fs.msgs = out
 	fs.scanned = true
+	fs.readDirsLocked(start, stamps)
+	fs.readDelivered = delivered
+	var moveErr error
+	if moveNew {
+		moveErr = fs.moveNewLocked()
+	}
 	if changed {
 		if err := fs.saveLocked(); err != nil {
 			return err
@@ -436,6 +471,38 @@ func (fs *folderState) scanLocked(origin *Watch, moveNew bool) error {
 	}
 	if notify {
 		fs.hub.publish(origin, evs...)
+	}
+	return moveErr
+}
+
+// moveNewLocked moves the files of new/ to cur/ (Maildir specification: a
+// reader that has seen new mail moves it).
+func (fs *folderState) moveNewLocked() error {
+	var pre [2]dirStamp
+	moved := false
+	defer func() {
+		if moved {
+			fs.adoptLocked(pre)
+		}
+	}()
+	for i := range fs.msgs {
+		e := &fs.msgs[i]
+		if e.sub != "new" {
+			continue
+		}
+		if !moved {
+			pre = fs.statDirsLocked()
+			moved = true
+		}
+		name := curName(e.key, e.flags, e.extra)
+		if err := os.Rename(e.path(fs.dir), filepath.Join(fs.dir, "cur", name)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				fs.forgetDirsLocked()
+				continue // moved by someone else: the next scan finds it
+			}
+			return fmt.Errorf("mailbox: moving %s to cur/: %w", e.key, err)
+		}
+		e.sub, e.name = "cur", name
 	}
 	return nil
 }
@@ -467,6 +534,13 @@ func (fs *folderState) setFlags(origin *Watch, uids []uint32, op FlagOp, f Flags
 	var out []MessageInfo
 	var evs []Event
 	retried := false
+	var pre [2]dirStamp
+	renamed := false
+	defer func() {
+		if renamed {
+			fs.adoptLocked(pre)
+		}
+	}()
 	for _, uid := range sortedUIDs(uids) {
 		i := fs.find(uid)
 		if i < 0 {
@@ -476,10 +550,14 @@ func (fs *folderState) setFlags(origin *Watch, uids []uint32, op FlagOp, f Flags
 		nf := op.apply(e.flags, f)
 		name := curName(e.key, nf, e.extra)
 		if e.sub != "cur" || e.name != name {
+			if !renamed {
+				pre, renamed = fs.statDirsLocked(), true
+			}
 			err := os.Rename(e.path(fs.dir), filepath.Join(fs.dir, "cur", name))
 			if errors.Is(err, os.ErrNotExist) && !retried {
 				// Renamed or removed by another program: look again.
 				retried = true
+				fs.forgetDirsLocked()
 				if err := fs.scanLocked(origin, false); err != nil {
 					return out, err
 				}
@@ -526,12 +604,20 @@ func (fs *folderState) expunge(origin *Watch, uids []uint32, all, onlyDeleted bo
 	var evs []Event
 	keep := fs.msgs[:0:0]
 	var firstErr error
+	pre := fs.statDirsLocked()
+	defer fs.adoptLocked(pre)
 	for _, e := range fs.msgs {
 		if (!all && !want[e.uid]) || (onlyDeleted && e.flags&FlagDeleted == 0) {
 			keep = append(keep, e)
 			continue
 		}
-		if err := os.Remove(e.path(fs.dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		err := os.Remove(e.path(fs.dir))
+		if errors.Is(err, os.ErrNotExist) {
+			// Gone already, or renamed by another program: look again
+			// at the next scan.
+			fs.forgetDirsLocked()
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("mailbox: expunging UID %d: %w", e.uid, err)
 			}
@@ -613,6 +699,7 @@ func (fs *folderState) open(uid uint32) (*os.File, MessageInfo, error) {
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, MessageInfo{}, fmt.Errorf("mailbox: opening UID %d: %w", uid, err)
 		}
+		fs.forgetDirsLocked()
 		if err := fs.scanLocked(nil, false); err != nil {
 			return nil, MessageInfo{}, err
 		}
@@ -705,6 +792,8 @@ func (fs *folderState) append(origin *Watch, r io.Reader, flags Flags, date time
 		_ = os.Remove(tmp)
 		return 0, err
 	}
+	pre := fs.statDirsLocked()
+	defer fs.adoptLocked(pre)
 	if err := os.Rename(tmp, final); err != nil {
 		_ = os.Remove(tmp)
 		return 0, fmt.Errorf("mailbox: moving into cur/: %w", err)
@@ -775,6 +864,19 @@ func transfer(origin *Watch, src, dst *folderState, uids []uint32, move bool) ([
 	if move && src.gone {
 		return nil, fmt.Errorf("%w: %q", ErrNoFolder, src.name)
 	}
+	// The states hold the files' changes only when transfer gets to the
+	// end; on an earlier error the next scans read the directories.
+	preSrc, preDst := src.statDirsLocked(), dst.statDirsLocked()
+	complete := false
+	defer func() {
+		if !complete {
+			return
+		}
+		src.adoptLocked(preSrc)
+		if dst != src {
+			dst.adoptLocked(preDst)
+		}
+	}()
 	s := src.s
 	dstKeys := make(map[string]bool, len(dst.msgs))
 	for _, e := range dst.msgs {
@@ -828,6 +930,7 @@ func transfer(origin *Watch, src, dst *folderState, uids []uint32, move bool) ([
 			}
 		}
 		if errors.Is(err, os.ErrNotExist) {
+			src.forgetDirsLocked()
 			continue // expunged by another program meanwhile
 		}
 		if err != nil {
@@ -895,6 +998,7 @@ func transfer(origin *Watch, src, dst *folderState, uids []uint32, move bool) ([
 	// Messages arriving in dst are news for every reader of dst, the
 	// caller's own View included (it did not put them there itself).
 	dst.hub.publish(nil, newEvs...)
+	complete = true
 	return pairs, firstErr
 }
 

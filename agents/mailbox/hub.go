@@ -38,6 +38,9 @@ type Event struct {
 	// only as a View reports it), UID for EventExpunge, UID and Flags for
 	// EventFlags.
 	Message MessageInfo
+	// Old is, for EventFlags from View.Updates, the flags the session had
+	// been told before.
+	Old Flags
 }
 
 // DefaultMaxPendingEvents is the default of Options.MaxPendingEvents.

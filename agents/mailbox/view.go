@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -107,18 +108,27 @@ func (f *Folder) Watch() (*Watch, error) {
 // a POP3 session): the messages it has reported, the ones that are recent
 // to it, and a Watch for the changes others make. Only the session's
 // goroutine should call its methods, except Ready.
+//
+// A View holds per message only a pointer to data every View of the
+// folder shares and the flags its session was told: 9 octets.
 type View struct {
 	fs       *folderState
 	w        *Watch
 	readOnly bool
 	validity uint32
-	initial  []MessageInfo
+	// selRecent is, for a read-only View, the first unclaimed UID as of
+	// Select: Messages shows the messages from it on as recent.
+	selRecent uint32
 
 	mu     sync.Mutex
-	known  map[uint32]Flags // what the session has been told
-	recent map[uint32]bool  // the UIDs that are recent to this session
+	msgs   []*msgData // what the session has been told, ascending UID
+	flags  []Flags    // the flags it was told, parallel to msgs
+	recent []uidRange // read-write: the UIDs claimed as recent by this View
 	closed bool
 }
+
+// uidRange is the UIDs from lo up to hi, hi excluded.
+type uidRange struct{ lo, hi uint32 }
 
 // Select opens a View of a folder. Unless readOnly, the View is the
 // folder's reader in the Maildir sense: messages in new/ move to cur/, and
@@ -137,18 +147,17 @@ func (u *User) Select(name string, readOnly bool) (*View, error) {
 	if err := fs.scanLocked(nil, !readOnly); err != nil {
 		return nil, err
 	}
-	v := &View{fs: fs, readOnly: readOnly, validity: fs.validity,
-		known: make(map[uint32]Flags, len(fs.msgs)), recent: make(map[uint32]bool)}
+	v := &View{fs: fs, readOnly: readOnly, validity: fs.validity, selRecent: fs.firstRecent}
 	if !readOnly {
 		if err := v.claimLocked(); err != nil {
 			return nil, err
 		}
 	}
-	v.initial = make([]MessageInfo, len(fs.msgs))
+	v.msgs = make([]*msgData, len(fs.msgs))
+	v.flags = make([]Flags, len(fs.msgs))
 	for i := range fs.msgs {
-		e := &fs.msgs[i]
-		v.initial[i] = e.info(v.isRecentLocked(e.uid))
-		v.known[e.uid] = e.flags
+		v.msgs[i] = fs.shareLocked(i)
+		v.flags[i] = fs.msgs[i].flags
 	}
 	// Subscribed under fs.mu: every later change is published after this.
 	v.w = fs.hub.watch()
@@ -161,18 +170,88 @@ func (v *View) claimLocked() error {
 	if fs.firstRecent >= fs.next {
 		return nil
 	}
-	for i := len(fs.msgs) - 1; i >= 0 && fs.msgs[i].uid >= fs.firstRecent; i-- {
-		v.recent[fs.msgs[i].uid] = true
+	if n := len(v.recent); n > 0 && v.recent[n-1].hi == fs.firstRecent {
+		v.recent[n-1].hi = fs.next
+	} else {
+		v.recent = append(v.recent, uidRange{fs.firstRecent, fs.next})
 	}
 	fs.firstRecent = fs.next
 	return fs.saveLocked()
+}
+
+// claimed reports whether uid is among the UIDs v claimed.
+func (v *View) claimed(uid uint32) bool {
+	i := sort.Search(len(v.recent), func(i int) bool { return v.recent[i].hi > uid })
+	return i < len(v.recent) && v.recent[i].lo <= uid
 }
 
 func (v *View) isRecentLocked(uid uint32) bool {
 	if v.readOnly {
 		return uid >= v.fs.firstRecent
 	}
-	return v.recent[uid]
+	return v.claimed(uid)
+}
+
+// find returns the index of uid in v.msgs, or where it would go and false.
+func (v *View) find(uid uint32) (int, bool) {
+	i := sort.Search(len(v.msgs), func(i int) bool { return v.msgs[i].uid >= uid })
+	return i, i < len(v.msgs) && v.msgs[i].uid == uid
+}
+
+// learn adds a message the session is told about.
+func (v *View) learn(d *msgData, f Flags) {
+	i, ok := v.find(d.uid)
+	if ok {
+		v.flags[i] = f
+		return
+	}
+	v.msgs = slices.Insert(v.msgs, i, d)
+	v.flags = slices.Insert(v.flags, i, f)
+}
+
+// forget drops the messages with uids from what the session knows.
+func (v *View) forget(uids []uint32) {
+	if len(uids) == 1 {
+		if i, ok := v.find(uids[0]); ok {
+			v.msgs = slices.Delete(v.msgs, i, i+1)
+			v.flags = slices.Delete(v.flags, i, i+1)
+			v.trim()
+		}
+		return
+	}
+	gone := make(map[uint32]bool, len(uids))
+	for _, uid := range uids {
+		if _, ok := v.find(uid); ok {
+			gone[uid] = true
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	n := 0
+	for i, d := range v.msgs {
+		if !gone[d.uid] {
+			v.msgs[n], v.flags[n] = d, v.flags[i]
+			n++
+		}
+	}
+	clear(v.msgs[n:])
+	v.msgs, v.flags = v.msgs[:n], v.flags[:n]
+	v.trim()
+}
+
+// trim gives back the memory of a View that has forgotten many messages.
+func (v *View) trim() {
+	if c := cap(v.msgs); c > 64 && len(v.msgs) < c/4 {
+		v.msgs = slices.Clip(slices.Clone(v.msgs))
+		v.flags = slices.Clip(slices.Clone(v.flags))
+	}
+}
+
+// info is the MessageInfo of v.msgs[i] as the session knows it.
+func (v *View) info(i int, recent bool) MessageInfo {
+	d := v.msgs[i]
+	return MessageInfo{UID: d.uid, Key: d.key, Flags: v.flags[i], Size: d.size, Date: d.date, Recent: recent}
 }
 
 // Name returns the canonical folder name.
@@ -194,10 +273,44 @@ func (v *View) UIDNext() uint32 {
 // Folder returns a Folder handle of the same folder.
 func (v *View) Folder() *Folder { return &Folder{fs: v.fs} }
 
-// Messages returns the messages as of Select, in UID order (message
-// sequence number n is index n-1). After Select, follow Updates.
+// Messages returns the messages the session knows, in UID order (message
+// sequence number n is index n-1): those of Select until the session takes
+// Updates or changes the folder through the View. After Select, follow
+// Updates.
 func (v *View) Messages() []MessageInfo {
-	return append([]MessageInfo(nil), v.initial...)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]MessageInfo, len(v.msgs))
+	for i, d := range v.msgs {
+		recent := d.uid >= v.selRecent
+		if !v.readOnly {
+			recent = v.claimed(d.uid)
+		}
+		out[i] = v.info(i, recent)
+	}
+	return out
+}
+
+// Flags returns the flags the session was told the message with uid has,
+// and whether the session knows that message.
+func (v *View) Flags(uid uint32) (Flags, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if i, ok := v.find(uid); ok {
+		return v.flags[i], true
+	}
+	return 0, false
+}
+
+// UIDs returns the UIDs of the messages the session knows, ascending.
+func (v *View) UIDs() []uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]uint32, len(v.msgs))
+	for i, d := range v.msgs {
+		out[i] = d.uid
+	}
+	return out
 }
 
 // Ready receives a value when Updates may have something (sent without
@@ -226,51 +339,65 @@ func (v *View) Updates() ([]Event, error) {
 		}
 	}
 	var out []Event
-	claimed := false
+	locked := false
+	defer func() {
+		if locked {
+			v.fs.mu.Unlock()
+		}
+	}()
 	var firstRecent uint32
 	for _, ev := range evs {
 		uid := ev.Message.UID
 		switch ev.Kind {
 		case EventNew:
-			if _, ok := v.known[uid]; ok {
+			if _, ok := v.find(uid); ok {
 				continue
 			}
-			if !claimed {
+			if !locked {
 				// One claim covers every UID published so far.
 				v.fs.mu.Lock()
-				var err error
+				locked = true
 				if !v.readOnly && !v.fs.gone {
-					err = v.claimLocked()
+					if err := v.claimLocked(); err != nil {
+						return out, err
+					}
 				}
 				firstRecent = v.fs.firstRecent
-				v.fs.mu.Unlock()
-				if err != nil {
-					return out, err
-				}
-				claimed = true
 			}
 			if v.readOnly {
 				ev.Message.Recent = uid >= firstRecent
 			} else {
-				ev.Message.Recent = v.recent[uid]
+				ev.Message.Recent = v.claimed(uid)
 			}
-			v.known[uid] = ev.Message.Flags
+			v.learn(v.sharedLocked(ev.Message), ev.Message.Flags)
 		case EventExpunge:
-			if _, ok := v.known[uid]; !ok {
+			if _, ok := v.find(uid); !ok {
 				continue
 			}
-			delete(v.known, uid)
-			delete(v.recent, uid)
+			v.forget([]uint32{uid})
 		case EventFlags:
-			if f, ok := v.known[uid]; !ok || f == ev.Message.Flags {
+			i, ok := v.find(uid)
+			if !ok || v.flags[i] == ev.Message.Flags {
 				continue
 			}
-			v.known[uid] = ev.Message.Flags
-			ev.Message.Recent = v.recent[uid]
+			ev.Old = v.flags[i]
+			v.flags[i] = ev.Message.Flags
+			ev.Message.Recent = !v.readOnly && v.claimed(uid)
 		}
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// sharedLocked returns the folder's shared data of the message m
+// describes, or new data when the folder no longer has it. Called with
+// v.fs.mu held.
+func (v *View) sharedLocked(m MessageInfo) *msgData {
+	fs := v.fs
+	if i := fs.find(m.UID); i >= 0 && fs.msgs[i].key == m.Key {
+		return fs.shareLocked(i)
+	}
+	return &msgData{uid: m.UID, key: m.Key, size: m.Size, date: m.Date}
 }
 
 // resync compares the folder with what the session knows. Called with
@@ -295,43 +422,42 @@ func (v *View) resync() ([]Event, error) {
 			return nil, err
 		}
 	}
+	// Known messages the folder no longer has are expunged, first.
 	var out []Event
-	present := make(map[uint32]bool, len(fs.msgs))
-	for _, e := range fs.msgs {
-		present[e.uid] = true
-	}
-	var gone []uint32
-	for uid := range v.known {
-		if !present[uid] {
-			gone = append(gone, uid)
+	j := 0
+	for _, d := range v.msgs {
+		for j < len(fs.msgs) && fs.msgs[j].uid < d.uid {
+			j++
+		}
+		if j == len(fs.msgs) || fs.msgs[j].uid != d.uid {
+			out = append(out, Event{Kind: EventExpunge, Message: MessageInfo{UID: d.uid}})
 		}
 	}
-	sort.Slice(gone, func(i, j int) bool { return gone[i] < gone[j] })
-	for _, uid := range gone {
-		delete(v.known, uid)
-		delete(v.recent, uid)
-		out = append(out, Event{Kind: EventExpunge, Message: MessageInfo{UID: uid}})
-	}
+	// Then the folder's messages the session does not know, or knows
+	// with other flags; the session knows the folder as it is after.
+	msgs := make([]*msgData, len(fs.msgs))
+	flags := make([]Flags, len(fs.msgs))
 	for i := range fs.msgs {
 		e := &fs.msgs[i]
-		f, ok := v.known[e.uid]
+		msgs[i], flags[i] = fs.shareLocked(i), e.flags
+		k, ok := v.find(e.uid)
 		switch {
 		case !ok:
 			out = append(out, Event{Kind: EventNew, Message: e.info(v.isRecentLocked(e.uid))})
-		case f != e.flags:
-			out = append(out, Event{Kind: EventFlags, Message: e.info(v.recent[e.uid])})
-		default:
-			continue
+		case v.flags[k] != e.flags:
+			out = append(out, Event{Kind: EventFlags, Message: e.info(!v.readOnly && v.claimed(e.uid)), Old: v.flags[k]})
 		}
-		v.known[e.uid] = e.flags
 	}
+	v.msgs, v.flags = msgs, flags
 	return out, nil
 }
 
 // Rescan reads the folder's directories now, to find what other programs
 // changed (a file dropped into new/ by hand, a message deleted by another
 // MUA); what it finds comes out of Updates. IMAP servers call it for NOOP
-// and when IDLE starts; deliveries through Deliver need no Rescan.
+// and when IDLE starts; deliveries through Deliver need no Rescan. When
+// stat says neither directory changed since the last reading, it reads
+// neither (three stat calls in all).
 func (v *View) Rescan() error {
 	v.fs.mu.Lock()
 	defer v.fs.mu.Unlock()
@@ -359,13 +485,14 @@ func (v *View) writable(what string) error {
 func (v *View) knownUIDs(uids []uint32) []uint32 {
 	var out []uint32
 	if uids == nil {
-		for uid := range v.known {
-			out = append(out, uid)
+		out = make([]uint32, len(v.msgs))
+		for i, d := range v.msgs {
+			out[i] = d.uid
 		}
 		return out
 	}
 	for _, uid := range uids {
-		if _, ok := v.known[uid]; ok {
+		if _, ok := v.find(uid); ok {
 			out = append(out, uid)
 		}
 	}
@@ -382,17 +509,12 @@ func (v *View) SetFlags(uids []uint32, op FlagOp, flags Flags) ([]MessageInfo, e
 	}
 	res, err := v.fs.setFlags(v.w, v.knownUIDs(uids), op, flags)
 	for i := range res {
-		v.known[res[i].UID] = res[i].Flags
-		res[i].Recent = v.recent[res[i].UID]
+		if k, ok := v.find(res[i].UID); ok {
+			v.flags[k] = res[i].Flags
+		}
+		res[i].Recent = v.claimed(res[i].UID)
 	}
 	return res, err
-}
-
-func (v *View) forget(uids []uint32) {
-	for _, uid := range uids {
-		delete(v.known, uid)
-		delete(v.recent, uid)
-	}
 }
 
 // Expunge removes the messages with uids whatever their flags (POP3 UPDATE
@@ -450,10 +572,11 @@ func (v *View) MoveTo(uids []uint32, dst *Folder) ([]UIDPair, error) {
 		return nil, err
 	}
 	pairs, err := transfer(v.w, v.fs, dst.fs, v.knownUIDs(uids), true)
-	for _, p := range pairs {
-		delete(v.known, p.Src)
-		delete(v.recent, p.Src)
+	moved := make([]uint32, len(pairs))
+	for i, p := range pairs {
+		moved[i] = p.Src
 	}
+	v.forget(moved)
 	return pairs, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -50,16 +51,24 @@ var imapFlags = [...]struct {
 // visibleFlags are the Maildir flags IMAP shows.
 const visibleFlags = mailbox.FlagAnswered | mailbox.FlagFlagged | mailbox.FlagDeleted | mailbox.FlagSeen | mailbox.FlagDraft
 
-// flagNames returns the IMAP names of f.
-func flagNames(f mailbox.Flags) []string {
-	out := []string{}
-	for _, x := range imapFlags {
-		if f&x.f != 0 {
-			out = append(out, x.name)
+// flagNames returns the IMAP names of f. The slices are shared by every
+// message with the same flags (the server keeps one per message of each
+// session): never change one; their capacity is their length, so an
+// append copies.
+func flagNames(f mailbox.Flags) []string { return flagNameSets[f&mailbox.AllFlags] }
+
+var flagNameSets = func() (sets [mailbox.AllFlags + 1][]string) {
+	for f := range sets {
+		out := []string{}
+		for _, x := range imapFlags {
+			if mailbox.Flags(f)&x.f != 0 {
+				out = append(out, x.name)
+			}
 		}
+		sets[f] = slices.Clip(out)
 	}
-	return out
-}
+	return sets
+}()
 
 // parseFlags returns the Maildir flags of IMAP flag names (case-insensitive,
 // RFC 3501 section 9: flag names are atoms compared without case).
@@ -267,24 +276,20 @@ func (s *imapUser) Open(name string, readOnly bool) (imapserver.Mailbox, error) 
 	if err != nil {
 		return nil, imapError(err)
 	}
-	mb := &imapMailbox{u: s.u, v: v, flags: map[uint32]mailbox.Flags{}}
-	for _, m := range v.Messages() {
-		mb.flags[m.UID] = m.Flags
-	}
-	return mb, nil
+	return &imapMailbox{u: s.u, v: v}, nil
 }
 
 // Logout ends the session; nothing is held besides the open View.
 func (s *imapUser) Logout() error { return nil }
 
-// imapMailbox is a selected folder: a mailbox.View.
+// imapMailbox is a selected folder: a mailbox.View, which knows the
+// Maildir flags of the messages the session knows (so that STORE FLAGS can
+// keep the P flag IMAP does not show, and a deleted folder can be reported
+// as expunges). It keeps nothing per message itself.
 type imapMailbox struct {
-	u *mailbox.User
-	v *mailbox.View
-	// flags are the Maildir flags of the messages the session knows, so
-	// that STORE FLAGS can keep the P flag IMAP does not show, and a
-	// deleted folder can be reported as expunges.
-	flags map[uint32]mailbox.Flags
+	u    *mailbox.User
+	v    *mailbox.View
+	gone bool // the folder was deleted or renamed, and reported so
 }
 
 // Info returns UIDVALIDITY and UIDNEXT.
@@ -323,7 +328,7 @@ func (mb *imapMailbox) Store(uids []uint32, op imapserver.StoreOp, names []strin
 		// FLAGS replaces what IMAP shows; a P flag the file has stays.
 		var plain, passed []uint32
 		for _, uid := range uids {
-			if mb.flags[uid]&mailbox.FlagPassed != 0 {
+			if f, _ := mb.v.Flags(uid); f&mailbox.FlagPassed != 0 {
 				passed = append(passed, uid)
 			} else {
 				plain = append(plain, uid)
@@ -341,7 +346,6 @@ func (mb *imapMailbox) Store(uids []uint32, op imapserver.StoreOp, names []strin
 	}
 	out := make([]imapserver.Message, len(res))
 	for i, m := range res {
-		mb.flags[m.UID] = m.Flags
 		out[i] = message(m)
 	}
 	return out, imapError(err)
@@ -390,18 +394,12 @@ func (mb *imapMailbox) Move(uids []uint32, dest string) (uint32, [][2]uint32, er
 		return 0, nil, err
 	}
 	ps, err := mb.v.MoveTo(uids, f)
-	for _, p := range ps {
-		delete(mb.flags, p.Src)
-	}
 	return v, pairs(ps), imapError(err)
 }
 
 // Expunge removes the files of the messages marked \Deleted.
 func (mb *imapMailbox) Expunge(uids []uint32) ([]uint32, error) {
 	gone, err := mb.v.ExpungeDeleted(uids)
-	for _, uid := range gone {
-		delete(mb.flags, uid)
-	}
 	return gone, imapError(err)
 }
 
@@ -418,7 +416,13 @@ func (mb *imapMailbox) Notify() <-chan struct{} { return mb.v.Ready() }
 // A folder deleted or renamed under the session (mailbox.EventGone) is
 // reported as the expunge of every message: the server has no way to say
 // "* BYE" from here, and an empty mailbox is the truth for this session.
+//
+// The rescan costs three stat calls when nothing changed on disk (see
+// mailbox.View.Rescan).
 func (mb *imapMailbox) Updates() []imapserver.Update {
+	if mb.gone {
+		return nil
+	}
 	_ = mb.v.Rescan() // an error here (folder gone) comes back as EventGone or from the next command
 	evs, err := mb.v.Updates()
 	if err != nil {
@@ -429,28 +433,20 @@ func (mb *imapMailbox) Updates() []imapserver.Update {
 		m := ev.Message
 		switch ev.Kind {
 		case mailbox.EventNew:
-			mb.flags[m.UID] = m.Flags
 			out = append(out, imapserver.Update{Kind: imapserver.UpdateExists, Message: message(m)})
 		case mailbox.EventFlags:
-			old := mb.flags[m.UID]
-			mb.flags[m.UID] = m.Flags
-			if old&visibleFlags == m.Flags&visibleFlags {
+			if ev.Old&visibleFlags == m.Flags&visibleFlags {
 				continue // only P changed: nothing IMAP can show
 			}
 			out = append(out, imapserver.Update{Kind: imapserver.UpdateFlags, Message: message(m)})
 		case mailbox.EventExpunge:
-			delete(mb.flags, m.UID)
 			out = append(out, imapserver.Update{Kind: imapserver.UpdateExpunge, Message: imapserver.Message{UID: m.UID}})
 		case mailbox.EventGone:
-			uids := make([]uint32, 0, len(mb.flags))
-			for uid := range mb.flags {
-				uids = append(uids, uid)
-			}
-			sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
-			for _, uid := range uids {
+			for _, uid := range mb.v.UIDs() {
 				out = append(out, imapserver.Update{Kind: imapserver.UpdateExpunge, Message: imapserver.Message{UID: uid}})
 			}
-			clear(mb.flags)
+			mb.gone = true
+			return out
 		}
 	}
 	return out
