@@ -422,6 +422,17 @@ func (c *Conn) Mark(d wire.Direction, m wire.Mark) {
 	}
 }
 
+// MarkAhead is Mark for the lines from ahead bytes past the current byte
+// position of direction d on this side: protocol code that buffers its
+// output marks the data it has buffered and not yet written (the IMAP
+// server marks its FETCH literals so, without flushing around each). At
+// most maxPendingMarks marks may wait for their position.
+func (c *Conn) MarkAhead(d wire.Direction, ahead int64, m wire.Mark) {
+	if cr := c.record(); cr != nil {
+		cr.addMark(d, c.countFor(d)+ahead, m)
+	}
+}
+
 // Note implements wire.Tracer: a KindNote event from this side's agent.
 func (c *Conn) Note(text string) {
 	c.rec.emit(c.tracerEvent(KindNote, escapeLine([]byte(text))))

@@ -136,6 +136,44 @@ func SplitMessage(raw []byte) (h Header, header, body []byte) {
 	return parseHeaderLenient(header), header, body
 }
 
+// HeaderEnd returns the length of raw's header block: up to and including
+// the first empty line (a line of "\r\n" or "\n" alone, RFC 5322 section
+// 2.1), or -1 when raw holds no empty line, in which case SplitMessage takes
+// all of raw as header. A reader of a stored message can stop as soon as
+// HeaderEnd of what it has read is not -1.
+func HeaderEnd(raw []byte) int {
+	for pos := 0; pos < len(raw); {
+		nl := bytes.IndexByte(raw[pos:], '\n')
+		if nl < 0 {
+			break
+		}
+		if nl == 0 || nl == 1 && raw[pos] == '\r' {
+			return pos + nl + 1
+		}
+		pos += nl + 1
+	}
+	return -1
+}
+
+// ParseHeaderFields parses a header block as SplitMessage does, but keeps
+// only the fields called one of names (case-insensitive), in their order;
+// the others are skipped without being copied. Its result is that of
+// SplitMessage with the other fields removed.
+func ParseHeaderFields(block []byte, names ...string) Header {
+	want := make([][]byte, len(names))
+	for i, n := range names {
+		want[i] = []byte(n)
+	}
+	return parseHeaderFunc(block, func(name []byte) bool {
+		for _, n := range want {
+			if bytes.EqualFold(n, name) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 type mimeParser struct {
 	parts   int
 	limited string // why the parse was cut short, "" if it was not
@@ -321,24 +359,19 @@ func (ps *mimeParser) splitMultipart(body []byte, boundary string, depth int, di
 // splitHeader cuts raw after the empty line that ends the header (RFC 5322
 // section 2.1); without one, all of raw is header.
 func splitHeader(raw []byte) (header, body []byte) {
-	for pos := 0; pos < len(raw); {
-		nl := bytes.IndexByte(raw[pos:], '\n')
-		if nl < 0 {
-			break
-		}
-		line := raw[pos : pos+nl+1]
-		if len(line) == 1 || len(line) == 2 && line[0] == '\r' {
-			end := pos + nl + 1
-			return raw[:end], raw[end:]
-		}
-		pos += nl + 1
+	if end := HeaderEnd(raw); end >= 0 {
+		return raw[:end], raw[end:]
 	}
 	return raw, raw[len(raw):]
 }
 
 // parseHeaderLenient parses a header block, skipping lines that are not
 // fields (and their continuations) instead of giving up.
-func parseHeaderLenient(block []byte) Header {
+func parseHeaderLenient(block []byte) Header { return parseHeaderFunc(block, nil) }
+
+// parseHeaderFunc is parseHeaderLenient keeping only the fields whose name
+// (as parseField reads it) keep accepts; nil keeps them all.
+func parseHeaderFunc(block []byte, keep func(name []byte) bool) Header {
 	var h Header
 	var cur []byte
 	curLn, lineNo := 0, 0
@@ -373,6 +406,12 @@ func parseHeaderLenient(block []byte) Header {
 			}
 		default:
 			flush()
+			if keep != nil {
+				colon := bytes.IndexByte(content, ':')
+				if colon < 0 || !keep(bytes.TrimRight(content[:colon], " \t")) {
+					break // cur stays nil: its continuations are dropped too
+				}
+			}
 			cur = append([]byte(nil), line...)
 			curLn = lineNo
 		}

@@ -34,6 +34,15 @@ func Envelope(p *mail.Part) string {
 // for a FETCH ENVELOPE that need not parse the MIME structure.
 func EnvelopeHeader(h mail.Header) string { return envelopeOf(h) }
 
+// envelopeFields are the fields an ENVELOPE shows.
+var envelopeFields = []string{"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-ID"}
+
+// EnvelopeOfHeader is Envelope from a message's header block (or its whole
+// text), parsing only the fields an ENVELOPE shows.
+func EnvelopeOfHeader(block []byte) string {
+	return envelopeOf(mail.ParseHeaderFields(block, envelopeFields...))
+}
+
 func envelopeOf(h mail.Header) string {
 	var b strings.Builder
 	b.WriteByte('(')

@@ -101,3 +101,14 @@ func TestQuote(t *testing.T) {
 		t.Errorf(`NString("x") = %q, want "x"`, got)
 	}
 }
+
+// TestEnvelopeOfHeader checks that the envelope from the header block alone
+// is that of the parsed message.
+func TestEnvelopeOfHeader(t *testing.T) {
+	for _, raw := range []string{msgPlain, msgAlternative, msgMixed, msgNested, msgRFC822, msgGroups, msgSearch, "", "Subject: x"} {
+		p, _ := mailParse([]byte(raw))
+		if got, want := EnvelopeOfHeader([]byte(raw)), Envelope(p); got != want {
+			t.Errorf("%q: %s, want %s", raw, got, want)
+		}
+	}
+}

@@ -195,6 +195,65 @@ func (c *Candidate) headerBytes() []byte {
 	return c.headerRaw
 }
 
+// SetHeader gives Match the message's header when Part is nil, so that
+// keys that read header fields need not split Raw: h is the header parsed
+// as mail.SplitMessage does, or only some of its fields (as
+// mail.ParseHeaderFields returns them) provided they include the Fields of
+// SearchNeeds for the key; block is the header block, which only TEXT
+// reads (nil when unknown: TEXT needs Raw anyway).
+func (c *Candidate) SetHeader(h mail.Header, block []byte) {
+	c.header, c.headerRaw, c.haveHeader = h, block, true
+}
+
+// Needs is what of a message a search key looks at (see SearchNeeds).
+type Needs struct {
+	// Body: some key (BODY, TEXT) reads the text of the message, so
+	// Candidate.Raw must hold all of it.
+	Body bool
+	// Fields are the header fields the other keys read: the field of
+	// HEADER (and of FROM, TO, CC, BCC, SUBJECT), "Date" for SENTBEFORE,
+	// SENTON and SENTSINCE; each once, compared case-insensitively. When
+	// Body is false and Fields is empty, Match needs nothing but the
+	// Candidate's flags, size, date and numbers.
+	Fields []string
+}
+
+// SearchNeeds tells what of a message Match reads for key, so that a server
+// reads no more than that: with Needs.Body false, a Candidate without Raw
+// whose header (SetHeader) holds the Needs.Fields matches exactly as one
+// with Raw.
+func SearchNeeds(key imap.SearchKey) Needs {
+	var n Needs
+	if tooDeep(&key, 0) {
+		return n // Match matches nothing
+	}
+	n.collect(&key)
+	return n
+}
+
+func (n *Needs) collect(k *imap.SearchKey) {
+	switch k.Op {
+	case imap.SearchBody, imap.SearchText:
+		n.Body = true
+	case imap.SearchHeader:
+		n.addField(k.Field)
+	case imap.SearchSentBefore, imap.SearchSentOn, imap.SearchSentSince:
+		n.addField("Date")
+	}
+	for i := range k.Keys {
+		n.collect(&k.Keys[i])
+	}
+}
+
+func (n *Needs) addField(name string) {
+	for _, f := range n.Fields {
+		if strings.EqualFold(f, name) {
+			return
+		}
+	}
+	n.Fields = append(n.Fields, name)
+}
+
 func (c *Candidate) loadHeader() {
 	if !c.haveHeader {
 		c.header, c.headerRaw, _ = mail.SplitMessage(c.Raw)
@@ -302,14 +361,40 @@ func (n needle) empty() bool { return len(n.folded) == 0 }
 // in reports whether hay contains the needle, ignoring case. The haystack
 // is folded once and searched with bytes.Index: linear, whatever the
 // input.
-func (n needle) in(hay []byte) bool {
+func (n needle) in(hay []byte) bool { return contains(n, hay) }
+
+func (n needle) inString(s string) bool { return contains(n, s) }
+
+// contains is needle.in for a string or a byte slice. A short haystack
+// folded in ASCII is folded on the stack.
+func contains[T string | []byte](n needle, hay T) bool {
 	if len(n.folded) > len(hay)*3+3 {
 		return false
 	}
-	return bytes.Contains(fold(hay, n.ascii || isASCIIBytes(hay)), n.folded)
+	ascii := n.ascii || isASCII(hay)
+	if ascii && len(hay) <= 256 {
+		var buf [256]byte
+		f := buf[:len(hay)]
+		for i := 0; i < len(hay); i++ {
+			c := hay[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			f[i] = c
+		}
+		return bytes.Contains(f, n.folded)
+	}
+	return bytes.Contains(fold([]byte(hay), ascii), n.folded)
 }
 
-func (n needle) inString(s string) bool { return n.in([]byte(s)) }
+func isASCII[T string | []byte](b T) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 // fold lower-cases b: ASCII only when ascii is true (fast, same length),
 // Unicode otherwise.

@@ -2,10 +2,12 @@ package imapmsg
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/maillab/maillab/protocols/imap"
+	"github.com/maillab/maillab/protocols/mail"
 )
 
 // msgSearch: a QP UTF-8 text part, a base64 ISO-8859-1 text part ("Añejo")
@@ -177,7 +179,59 @@ func TestMatch(t *testing.T) {
 			if got := Match(c2, tt.key, maxSeq, maxUID); got != tt.want {
 				t.Errorf("Match with Part = %v, want %v", got, tt.want)
 			}
+			// And with only the fields SearchNeeds names, when that is
+			// enough.
+			c3 := newCandidate()
+			if tt.mod != nil {
+				tt.mod(c3)
+			}
+			if !headerOnly(c3, tt.key) {
+				return
+			}
+			if got := Match(c3, tt.key, maxSeq, maxUID); got != tt.want {
+				t.Errorf("Match with the fields %v only = %v, want %v", SearchNeeds(tt.key).Fields, got, tt.want)
+			}
 		})
+	}
+}
+
+// headerOnly turns c into what a server that read only the header gives
+// Match: no Raw, the Size set, the fields SearchNeeds names. It reports
+// false, leaving c alone, when key needs the body.
+func headerOnly(c *Candidate, key imap.SearchKey) bool {
+	needs := SearchNeeds(key)
+	if needs.Body {
+		return false
+	}
+	if c.Size == 0 {
+		c.Size = int64(len(c.Raw))
+	}
+	header, _ := SplitHeader(c.Raw)
+	c.Raw = nil
+	if len(needs.Fields) > 0 {
+		c.SetHeader(mail.ParseHeaderFields(header, needs.Fields...), nil)
+	}
+	return true
+}
+
+func TestSearchNeeds(t *testing.T) {
+	hdr := func(field string) imap.SearchKey { return imap.SearchKey{Op: imap.SearchHeader, Field: field} }
+	tests := []struct {
+		key  imap.SearchKey
+		want Needs
+	}{
+		{imap.SearchKey{Op: imap.SearchAll}, Needs{}},
+		{imap.SearchKey{Op: imap.SearchFlag, Flag: `\Seen`}, Needs{}},
+		{hdr("From"), Needs{Fields: []string{"From"}}},
+		{imap.SearchKey{Op: imap.SearchOr, Keys: []imap.SearchKey{hdr("From"), {Op: imap.SearchNot, Keys: []imap.SearchKey{hdr("FROM")}}, {Op: imap.SearchSentOn}}},
+			Needs{Fields: []string{"From", "Date"}}},
+		{imap.SearchKey{Op: imap.SearchAnd, Keys: []imap.SearchKey{hdr("To"), {Op: imap.SearchBody}}}, Needs{Body: true, Fields: []string{"To"}}},
+		{imap.SearchKey{Op: imap.SearchText}, Needs{Body: true}},
+	}
+	for _, tt := range tests {
+		if got := SearchNeeds(tt.key); got.Body != tt.want.Body || !slices.Equal(got.Fields, tt.want.Fields) {
+			t.Errorf("SearchNeeds(%+v) = %+v, want %+v", tt.key, got, tt.want)
+		}
 	}
 }
 
@@ -257,6 +311,20 @@ func FuzzMatchAndStructure(f *testing.F) {
 			Match(c, imap.SearchKey{Op: op, Value: needle, Field: "Subject"}, 1, 1)
 		}
 		Match(c, imap.SearchKey{Op: imap.SearchHeader, Value: needle, Field: "Subject"}, 1, 1)
+		// Reading the fields a key needs gives the answer reading the
+		// message gives.
+		for _, key := range []imap.SearchKey{
+			{Op: imap.SearchHeader, Value: needle, Field: "Subject"},
+			{Op: imap.SearchHeader, Value: needle, Field: needle},
+			{Op: imap.SearchSentOn, Date: time.Date(2026, time.January, 15, 0, 0, 0, 0, time.UTC)},
+		} {
+			full := &Candidate{SeqNum: 1, UID: 1, Raw: raw}
+			part := &Candidate{SeqNum: 1, UID: 1, Raw: raw}
+			headerOnly(part, key)
+			if a, b := Match(full, key, 1, 1), Match(part, key, 1, 1); a != b {
+				t.Fatalf("%+v: %v reading the message, %v reading the fields %v", key, a, b, SearchNeeds(key).Fields)
+			}
+		}
 	})
 }
 

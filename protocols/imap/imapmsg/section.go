@@ -222,7 +222,10 @@ func (s Section) String() string {
 }
 
 // Fetch returns the octets BODY[s] names in the message raw, whose tree is
-// root (nil: parsed from raw here), following RFC 3501 section 6.4.5:
+// root (nil: parsed from raw here when s has a part number; a section
+// without one needs only the header's end, so raw may then be the header
+// block alone for HEADER and HEADER.FIELDS[.NOT]), following RFC 3501
+// section 6.4.5:
 //
 //   - no part number: the whole message, its HEADER, TEXT, or
 //     HEADER.FIELDS[.NOT] (matching fields with their folds, then the
@@ -242,14 +245,19 @@ func Fetch(raw []byte, root *mail.Part, s Section) ([]byte, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if root == nil {
-		root, _ = mail.ParseMessage(raw) // the tree is usable even with an error
-	}
 	if len(s.Path) == 0 {
-		if s.Specifier == "" {
+		switch {
+		case s.Specifier == "":
 			return raw, nil
+		case root == nil:
+			// The top level needs no MIME structure: only the header's end.
+			header, body := SplitHeader(raw)
+			return fromParts(header, body, s), nil
 		}
 		return fromMessage(root, s), nil
+	}
+	if root == nil {
+		root, _ = mail.ParseMessage(raw) // the tree is usable even with an error
 	}
 	p := resolve(root, s.Path)
 	if p == nil {
@@ -267,6 +275,16 @@ func Fetch(raw []byte, root *mail.Part, s Section) ([]byte, error) {
 		return []byte{}, nil
 	}
 	return fromMessage(p.Message, s), nil
+}
+
+// SplitHeader cuts a message after the empty line that ends its header,
+// as mail.ParseMessage does, without parsing anything: all of raw is
+// header when it has no empty line.
+func SplitHeader(raw []byte) (header, body []byte) {
+	if end := mail.HeaderEnd(raw); end >= 0 {
+		return raw[:end], raw[end:]
+	}
+	return raw, raw[len(raw):]
 }
 
 // check refuses what ParseSection would, for Sections built by hand.
@@ -295,14 +313,18 @@ func (s Section) check() error {
 
 // fromMessage applies a HEADER, TEXT or HEADER.FIELDS specifier to a
 // message.
-func fromMessage(m *mail.Part, s Section) []byte {
+func fromMessage(m *mail.Part, s Section) []byte { return fromParts(m.HeaderBytes, m.Body, s) }
+
+// fromParts applies a HEADER, TEXT or HEADER.FIELDS specifier to a message
+// split into its header block and body.
+func fromParts(header, body []byte, s Section) []byte {
 	switch s.Specifier {
 	case SpecHeader:
-		return m.HeaderBytes
+		return header
 	case SpecText:
-		return m.Body
+		return body
 	}
-	return filterHeader(m.HeaderBytes, s.Fields, s.Specifier == SpecHeaderFieldsNot)
+	return filterHeader(header, s.Fields, s.Specifier == SpecHeaderFieldsNot)
 }
 
 // resolve finds the part a part number names, or nil.

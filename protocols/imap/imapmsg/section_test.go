@@ -171,3 +171,34 @@ func FuzzParseSection(f *testing.F) {
 		}
 	})
 }
+
+// TestFetchTopLevelWithoutTree checks that a section without a part number
+// gives the same octets with no tree, and from the header block alone for
+// the header sections.
+func TestFetchTopLevelWithoutTree(t *testing.T) {
+	secs := []Section{
+		{}, {Specifier: SpecHeader}, {Specifier: SpecText},
+		{Specifier: SpecHeaderFields, Fields: []string{"subject", "FROM"}},
+		{Specifier: SpecHeaderFieldsNot, Fields: []string{"Subject"}},
+	}
+	for _, raw := range []string{msgPlain, msgAlternative, msgMixed, msgNested, msgRFC822, msgGroups, msgSearch,
+		"", "Subject: no body", "Subject: lf only\n\nbody\n", "\r\nno header\r\n"} {
+		root, _ := mailParse([]byte(raw))
+		header, _ := SplitHeader([]byte(raw))
+		for _, s := range secs {
+			want, err := Fetch([]byte(raw), root, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := Fetch([]byte(raw), nil, s)
+			if string(got) != string(want) {
+				t.Errorf("%q [%s] without a tree: %q, want %q", raw, s, got, want)
+			}
+			if s.Specifier == SpecHeader || s.Specifier == SpecHeaderFields || s.Specifier == SpecHeaderFieldsNot {
+				if got, _ := Fetch(header, nil, s); string(got) != string(want) {
+					t.Errorf("%q [%s] from the header: %q, want %q", raw, s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -1,7 +1,10 @@
 package imapserver
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"slices"
 	"time"
 )
 
@@ -83,6 +86,59 @@ type Message struct {
 	Recent       bool
 	Size         int64 // RFC822.SIZE: octets of Read's result
 	InternalDate time.Time
+}
+
+// HeaderReader is an optional interface of a Mailbox whose messages' headers
+// can be read without the rest, as from a file read only up to its blank
+// line. The server uses it when a command needs no more than the header:
+// FETCH of ENVELOPE, RFC822.HEADER, BODY[HEADER] or BODY[HEADER.FIELDS
+// (...)] (.PEEK and .NOT included), and SEARCH keys that look at header
+// fields, flags, sizes and dates only. Without it the server calls Read and
+// cuts the header off itself.
+//
+// The contract, so that both ways give the client the same octets:
+// ReadHeader returns exactly the first octets of what Read would return for
+// the same UID, up to and including the first empty line ("\r\n", or "\n"
+// alone, ending the header; RFC 5322 section 2.1), line endings as stored
+// (CRLF, like Read); the whole message when it has no empty line: full[:n]
+// with n = mail.HeaderEnd(full), or all of full when n is -1.
+// ReadHeaderBlock reads them from an io.Reader. Errors are those of Read,
+// for the same reasons. Only the session's goroutine calls it, like the
+// other Mailbox methods; the server does not modify the slice.
+type HeaderReader interface {
+	ReadHeader(uid uint32) ([]byte, error)
+}
+
+// ReadHeaderBlock reads from r, a message's full text, the octets a
+// HeaderReader returns: up to and including the empty line that ends the
+// header, or all of r when there is none. It reads 4 KiB at first, more
+// only when the header is longer, and stops once it has the header's end.
+func ReadHeaderBlock(r io.Reader) ([]byte, error) {
+	buf := make([]byte, 0, 4<<10)
+	scan := 0 // start of the first line not yet known to be a field line
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		for {
+			nl := bytes.IndexByte(buf[scan:], '\n')
+			if nl < 0 {
+				break
+			}
+			if nl == 0 || nl == 1 && buf[scan] == '\r' {
+				return buf[: scan+nl+1 : scan+nl+1], nil
+			}
+			scan += nl + 1
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return nil, err
+		}
+	}
 }
 
 // StoreOp says how Mailbox.Store changes flags (RFC 3501 section 6.4.6).

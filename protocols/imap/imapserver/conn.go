@@ -33,6 +33,12 @@ type conn struct {
 	rd     *imap.Reader
 	tr     wire.Tracer
 	traced bool // tr records a transcript: marks need exact positions
+	// ahead is tr when it can place marks ahead of the bytes written
+	// (see writeLiteral); marksAhead counts those placed since the last
+	// flush markAhead made.
+	ahead      aheadMarker
+	marksAhead int
+	num        [20]byte // writeInt's digits
 
 	state  imap.State
 	user   User
@@ -47,6 +53,7 @@ func newConn(s *Server, lc *netconn.Conn) *conn {
 	nc := lc.NetConn()
 	tr := wire.TracerOf(nc)
 	c := &conn{srv: s, opts: &s.opts, lc: lc, nc: nc, tr: tr, traced: tr != wire.TracerOf(nil)}
+	c.ahead, _ = tr.(aheadMarker)
 	c.br = bufio.NewReaderSize(netReader{c}, bufferBytes)
 	c.bw = bufio.NewWriterSize(netWriter{c}, bufferBytes)
 	c.rd = imap.NewReader(c.br, imap.ReaderOptions{
@@ -57,6 +64,13 @@ func newConn(s *Server, lc *netconn.Conn) *conn {
 	c.rd.Continue = c.continueLiteral
 	c.rd.LiteralDone = func(*imap.Command) { c.tr.Mark(wire.ClientToServer, wire.MarkNone) }
 	return c
+}
+
+// aheadMarker is a wire.Tracer that can also mark the lines from a byte
+// position ahead of what was written in direction d, ahead bytes further:
+// those of data still in the write buffer (transcripts.Conn.MarkAhead).
+type aheadMarker interface {
+	MarkAhead(d wire.Direction, ahead int64, m wire.Mark)
 }
 
 // continueLiteral asks for a synchronizing literal's data (RFC 3501

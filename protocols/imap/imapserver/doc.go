@@ -67,7 +67,19 @@
 // goroutine, and while in IDLE a second goroutine that reads the client's
 // DONE and is always waited for; the first one writes every response, so
 // there is no locking on the output. The idle cost of a connection is
-// measured by BenchmarkIdleConnMemory. Not implemented: STARTTLS,
+// measured by BenchmarkIdleConnMemory. While a mailbox is selected, the
+// session keeps the header fields SEARCH has read (headerCache): at most
+// about 2 MiB (headerCacheBytes, counted as the values' octets plus 64
+// per message and 16 per value: some 10,000 messages' From), freed when
+// the mailbox is closed or another selected.
+//
+// Reading: FETCH and SEARCH read each message at most once per command
+// and parse its MIME structure only for BODY, BODYSTRUCTURE and numbered
+// sections; ENVELOPE, RFC822.HEADER, BODY[HEADER...] and header search
+// keys read only the header, through HeaderReader when the Mailbox has it.
+// A FETCH response goes out through the write buffer, not a write per
+// literal, also under a transcript tap that places marks ahead of the
+// bytes written (see writeLiteral). Not implemented: STARTTLS,
 // CONDSTORE/QRESYNC, ESEARCH, SPECIAL-USE, LIST-EXTENDED, modified UTF-7
 // mailbox names (names pass through as sent), IMAP4rev2.
 package imapserver

@@ -46,7 +46,7 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 	if isUID {
 		items = append(items, fetchItem{FetchItem: imap.FetchItem{Name: "UID"}, name: "UID"})
 	}
-	setsSeen, needText, needTree := false, false, false
+	setsSeen, need := false, needNothing
 	for _, p := range parsed {
 		if isUID && p.Name == "UID" {
 			continue
@@ -61,12 +61,20 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 			it.section = sec
 			it.Section = sec.String()
 			it.name = it.ResponseName()
-			needText = true
-			needTree = needTree || sec.Specifier != "" || len(sec.Path) > 0
-		case "RFC822", "RFC822.HEADER", "RFC822.TEXT":
-			needText = true
-		case "ENVELOPE", "BODY", "BODYSTRUCTURE":
-			needText, needTree = true, true
+			switch {
+			case len(sec.Path) > 0:
+				need = max(need, needTree)
+			case sec.Specifier == "" || sec.Specifier == imapmsg.SpecText:
+				need = max(need, needText)
+			default: // HEADER, HEADER.FIELDS[.NOT]
+				need = max(need, needHeader)
+			}
+		case "RFC822", "RFC822.TEXT":
+			need = max(need, needText)
+		case "RFC822.HEADER", "ENVELOPE":
+			need = max(need, needHeader)
+		case "BODY", "BODYSTRUCTURE":
+			need = max(need, needTree)
 		}
 		setsSeen = setsSeen || p.SetsSeen()
 		items = append(items, it)
@@ -83,20 +91,14 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 			missing = true
 			continue
 		}
-		var raw []byte
-		var root *mail.Part
-		if needText {
-			if raw, err = c.sel.mbox.Read(m.UID); err != nil {
-				if errors.Is(err, ErrNoSuchMailbox) {
-					return err
-				}
-				// Expunged by another session since the view was made.
-				missing = true
-				continue
+		d, err := c.sel.load(m.UID, need)
+		if err != nil {
+			if errors.Is(err, ErrNoSuchMailbox) {
+				return err
 			}
-			if needTree {
-				root, _ = mail.ParseMessage(raw) // the tree is usable even with an error
-			}
+			// Expunged by another session since the view was made.
+			missing = true
+			continue
 		}
 		flagsChanged := false
 		if setsSeen && !slices.Contains(m.Flags, `\Seen`) {
@@ -111,7 +113,7 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 				}
 			}
 		}
-		if err := c.writeFetch(i+1, m.Message, items, raw, root, flagsChanged); err != nil {
+		if err := c.writeFetch(i+1, m.Message, items, &d, flagsChanged); err != nil {
 			return err
 		}
 	}
@@ -122,12 +124,66 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 	return nil
 }
 
+// What a FETCH reads of each message, the least first.
+const (
+	needNothing = iota // UID, FLAGS, INTERNALDATE, RFC822.SIZE
+	needHeader         // ENVELOPE, RFC822.HEADER, BODY[HEADER...]: the header block
+	needText           // RFC822, BODY[], BODY[TEXT]: the full text, cut after the header
+	needTree           // BODY, BODYSTRUCTURE, BODY[1.2...]: the MIME structure too
+)
+
+// fetchData is what FETCH read of one message.
+type fetchData struct {
+	raw    []byte     // the full text, from needText
+	header []byte     // the header block, from needHeader
+	body   []byte     // what follows the header, from needText
+	root   *mail.Part // the MIME tree, for needTree
+}
+
+// load reads what need says of the message uid, each message once and
+// parsed at most once: the header alone through HeaderReader when the
+// mailbox has it and nothing more is needed.
+func (s *selected) load(uid uint32, need int) (fetchData, error) {
+	var d fetchData
+	var err error
+	switch {
+	case need == needNothing:
+	case need == needHeader && s.hr != nil:
+		d.header, err = s.hr.ReadHeader(uid)
+	default:
+		if d.raw, err = s.mbox.Read(uid); err != nil {
+			break
+		}
+		d.header, d.body = imapmsg.SplitHeader(d.raw)
+		if need == needTree {
+			d.root, _ = mail.ParseMessage(d.raw) // the tree is usable even with an error
+		}
+	}
+	return d, err
+}
+
+// section returns the octets of BODY[sec].
+func (d *fetchData) section(sec imapmsg.Section) ([]byte, error) {
+	if len(sec.Path) > 0 {
+		return imapmsg.Fetch(d.raw, d.root, sec)
+	}
+	switch sec.Specifier {
+	case "":
+		return d.raw, nil
+	case imapmsg.SpecText:
+		return d.body, nil
+	case imapmsg.SpecHeader:
+		return d.header, nil
+	}
+	return imapmsg.Fetch(d.header, nil, sec) // HEADER.FIELDS[.NOT]: no tree needed
+}
+
 // writeFetch writes one "* n FETCH (...)" response. Literal message data is
 // marked bulk for the transcript.
-func (c *conn) writeFetch(seq int, m Message, items []fetchItem, raw []byte, root *mail.Part, addFlags bool) error {
+func (c *conn) writeFetch(seq int, m Message, items []fetchItem, d *fetchData, addFlags bool) error {
 	bw := c.bw
 	bw.WriteString("* ")
-	bw.WriteString(strconv.Itoa(seq))
+	c.writeInt(int64(seq))
 	bw.WriteString(" FETCH (")
 	hasFlags := false
 	for i, it := range items {
@@ -136,30 +192,34 @@ func (c *conn) writeFetch(seq int, m Message, items []fetchItem, raw []byte, roo
 		}
 		switch it.Name {
 		case "UID":
-			bw.WriteString("UID " + itoa(m.UID))
+			bw.WriteString("UID ")
+			c.writeInt(int64(m.UID))
 		case "FLAGS":
 			hasFlags = true
 			bw.WriteString("FLAGS (" + strings.Join(flagList(m), " ") + ")")
 		case "INTERNALDATE":
 			bw.WriteString(`INTERNALDATE "` + imap.FormatDateTime(m.InternalDate) + `"`)
 		case "RFC822.SIZE":
-			bw.WriteString("RFC822.SIZE " + strconv.FormatInt(m.Size, 10))
+			bw.WriteString("RFC822.SIZE ")
+			c.writeInt(m.Size)
 		case "ENVELOPE":
-			bw.WriteString("ENVELOPE " + imapmsg.Envelope(root))
+			if d.root != nil {
+				bw.WriteString("ENVELOPE " + imapmsg.Envelope(d.root))
+			} else {
+				bw.WriteString("ENVELOPE " + imapmsg.EnvelopeOfHeader(d.header))
+			}
 		case "BODY":
-			bw.WriteString("BODY " + imapmsg.BodyStructure(root, false))
+			bw.WriteString("BODY " + imapmsg.BodyStructure(d.root, false))
 		case "BODYSTRUCTURE":
-			bw.WriteString("BODYSTRUCTURE " + imapmsg.BodyStructure(root, true))
+			bw.WriteString("BODYSTRUCTURE " + imapmsg.BodyStructure(d.root, true))
 		case "RFC822":
-			c.writeLiteral("RFC822", raw)
+			c.writeLiteral("RFC822", d.raw)
 		case "RFC822.HEADER":
-			h, _ := imapmsg.Fetch(raw, root, imapmsg.Section{Specifier: imapmsg.SpecHeader})
-			c.writeLiteral("RFC822.HEADER", h)
+			c.writeLiteral("RFC822.HEADER", d.header)
 		case "RFC822.TEXT":
-			t, _ := imapmsg.Fetch(raw, root, imapmsg.Section{Specifier: imapmsg.SpecText})
-			c.writeLiteral("RFC822.TEXT", t)
+			c.writeLiteral("RFC822.TEXT", d.body)
 		case "BODY[]":
-			data, err := imapmsg.Fetch(raw, root, it.section)
+			data, err := d.section(it.section)
 			if err != nil {
 				return imap.Bad("%s", strings.TrimPrefix(err.Error(), "imapmsg: "))
 			}
@@ -178,80 +238,48 @@ func (c *conn) writeFetch(seq int, m Message, items []fetchItem, raw []byte, roo
 }
 
 // writeLiteral writes `name {n}` CRLF and the data, marking the data bulk
-// in the transcript. The marks land at exact positions only when what is
-// buffered before them has left, so a traced session flushes around them.
+// in the transcript. The tap places a mark at the byte position it has
+// reached: with a tracer that takes marks ahead of that position
+// (aheadMarker, as transcripts.Conn does) the marks go at the position the
+// data will have once the buffer is written, and the response goes out in
+// as few writes as the buffer allows; with one that does not, the buffer is
+// flushed before each mark so that the marks land where they should.
 func (c *conn) writeLiteral(name string, data []byte) {
-	c.bw.WriteString(name + " {" + strconv.Itoa(len(data)) + "}\r\n")
-	if c.traced {
+	c.bw.WriteString(name)
+	c.bw.WriteString(" {")
+	c.writeInt(int64(len(data)))
+	c.bw.WriteString("}\r\n")
+	switch {
+	case c.ahead != nil:
+		c.markAhead(wire.MarkBulk)
+		c.bw.Write(data)
+		c.markAhead(wire.MarkNone)
+	case c.traced:
 		c.bw.Flush()
 		c.tr.Mark(wire.ServerToClient, wire.MarkBulk)
-	}
-	c.bw.Write(data)
-	if c.traced {
+		c.bw.Write(data)
 		c.bw.Flush()
 		c.tr.Mark(wire.ServerToClient, wire.MarkNone)
+	default:
+		c.bw.Write(data)
 	}
 }
 
-// cmdSearch finds messages (RFC 3501 section 6.4.4); UID SEARCH answers
-// with UIDs. Only keys that look into the message make it read and parse
-// the message.
-//
-//	C: a2 SEARCH UNSEEN FROM "alice"
-//	S: * SEARCH 2 5
-//	S: a2 OK SEARCH completed
-func (c *conn) cmdSearch(cmd *imap.Command) error {
-	_, key, err := imap.ParseSearch(cmd.Args)
-	if err != nil {
-		return err
+// maxMarksAhead bounds the marks waiting in the tap for their position
+// (the tap keeps 64 at most): past it, markAhead flushes.
+const maxMarksAhead = 32
+
+// markAhead marks the output from the end of what is buffered on.
+func (c *conn) markAhead(m wire.Mark) {
+	if c.marksAhead >= maxMarksAhead {
+		c.bw.Flush()
+		c.marksAhead = 0
 	}
-	isUID := cmd.Name == "UID SEARCH"
-	content := needsContent(key)
-	s := c.sel
-	maxSeq, maxUID := uint32(len(s.msgs)), s.maxUID()
-	var b strings.Builder
-	b.WriteString("SEARCH")
-	for i := range s.msgs {
-		m := &s.msgs[i]
-		if m.gone {
-			continue
-		}
-		cand := &imapmsg.Candidate{
-			SeqNum: uint32(i + 1), UID: m.UID, Flags: m.Flags, Recent: m.Recent,
-			InternalDate: m.InternalDate, Size: m.Size,
-		}
-		if content {
-			raw, err := s.mbox.Read(m.UID)
-			if err != nil {
-				continue // expunged meanwhile
-			}
-			cand.Raw = raw // Match parses only what its keys need
-		}
-		if !imapmsg.Match(cand, key, maxSeq, maxUID) {
-			continue
-		}
-		n := cand.SeqNum
-		if isUID {
-			n = m.UID
-		}
-		b.WriteByte(' ')
-		b.WriteString(itoa(n))
-	}
-	c.untagged("%s", b.String())
-	return nil
+	c.ahead.MarkAhead(wire.ServerToClient, int64(c.bw.Buffered()), m)
+	c.marksAhead++
 }
 
-// needsContent reports whether a search key looks at the message text.
-func needsContent(k imap.SearchKey) bool {
-	switch k.Op {
-	case imap.SearchHeader, imap.SearchBody, imap.SearchText,
-		imap.SearchSentBefore, imap.SearchSentOn, imap.SearchSentSince:
-		return true
-	}
-	for _, sub := range k.Keys {
-		if needsContent(sub) {
-			return true
-		}
-	}
-	return false
+// writeInt writes n in decimal without allocating.
+func (c *conn) writeInt(n int64) {
+	c.bw.Write(strconv.AppendInt(c.num[:0], n, 10))
 }

@@ -43,10 +43,23 @@ func newBackend(t testing.TB, n int) *MemoryBackend {
 // startServer serves b on a loopback listener until the test ends.
 func startServer(t testing.TB, opts Options, b Backend) (*Server, string) {
 	t.Helper()
+	l, addr := listen(t)
+	return serve(t, opts, b, l), addr
+}
+
+// listen opens a loopback listener.
+func listen(t testing.TB) (net.Listener, string) {
+	t.Helper()
 	l, err := nettest.NewLocalListener("tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, l.Addr().String()
+}
+
+// serve serves b on l until the test ends.
+func serve(t testing.TB, opts Options, b Backend, l net.Listener) *Server {
+	t.Helper()
 	srv := New(opts, b)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
@@ -60,7 +73,7 @@ func startServer(t testing.TB, opts Options, b Backend) (*Server, string) {
 			t.Errorf("Serve returned %v after Shutdown, want nil", err)
 		}
 	})
-	return srv, l.Addr().String()
+	return srv
 }
 
 // testClient speaks raw lines to a server.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/maillab/maillab/protocols/imap"
+	"github.com/maillab/maillab/protocols/imap/imapmsg"
 )
 
 // MemoryBackend keeps users and mailboxes in memory, for tests and small
@@ -344,6 +345,16 @@ func (h *memHandle) Read(uid uint32) ([]byte, error) {
 		return nil, fmt.Errorf("imapserver: memory backend: no message with UID %d", uid)
 	}
 	return m.body, nil
+}
+
+// ReadHeader implements HeaderReader.
+func (h *memHandle) ReadHeader(uid uint32) ([]byte, error) {
+	raw, err := h.Read(uid)
+	if err != nil {
+		return nil, err
+	}
+	header, _ := imapmsg.SplitHeader(raw)
+	return header, nil
 }
 
 func (h *memHandle) Store(uids []uint32, op StoreOp, flags []string) ([]Message, error) {

@@ -17,9 +17,11 @@ import (
 type selected struct {
 	name     string
 	mbox     Mailbox
+	hr       HeaderReader // mbox, when it implements HeaderReader
 	readOnly bool
 	msgs     []viewMsg
-	gone     int // entries with gone set, waiting for their EXPUNGE response
+	gone     int         // entries with gone set, waiting for their EXPUNGE response
+	cache    headerCache // header fields SEARCH read
 }
 
 type viewMsg struct {
@@ -123,6 +125,7 @@ func (c *conn) cmdSelect(cmd *imap.Command) error {
 		return err
 	}
 	s := &selected{name: name, mbox: mbox, readOnly: readOnly}
+	s.hr, _ = mbox.(HeaderReader)
 	for _, m := range mbox.Messages() {
 		s.msgs = append(s.msgs, viewMsg{Message: m})
 	}
@@ -263,6 +266,7 @@ func (c *conn) expunged(uids []uint32) {
 		if s.msgs[i].gone {
 			s.gone--
 		}
+		s.cache.forget(uid)
 		s.msgs = slices.Delete(s.msgs, i, i+1)
 		c.untagged("%d EXPUNGE", i+1)
 	}
@@ -298,6 +302,7 @@ func (c *conn) reportUpdates(allowExpunge bool) {
 				s.msgs[i].gone = true
 				s.gone++
 			}
+			s.cache.forget(u.UID)
 		}
 	}
 	if exists {
