@@ -90,8 +90,10 @@ and Spanish.
 Start here:
   maillab run                 run the default scenario (Alice writes to Bob)
   maillab run --explain       the same, with an explanation under every line
+  maillab run pop-vs-imap     two devices read one mailbox: POP3 versus IMAP
   maillab scenarios           list the scenarios that ship with maillab
   maillab up                  keep a lab running for telnet, swaks or Thunderbird
+  maillab fetch --imap ...    read a mailbox over IMAP (or --pop3) and see the dialogue
 
 Exit codes: 0 ok, 1 an expectation failed or a message was refused, 2 usage
 error, 3 the scenario file has mistakes, 4 the lab could not run, 130 stopped.`,
