@@ -282,6 +282,8 @@ func (s *imapUser) Open(name string, readOnly bool) (imapserver.Mailbox, error) 
 // Logout ends the session; nothing is held besides the open View.
 func (s *imapUser) Logout() error { return nil }
 
+var _ imapserver.HeaderReader = (*imapMailbox)(nil)
+
 // imapMailbox is a selected folder: a mailbox.View, which knows the
 // Maildir flags of the messages the session knows (so that STORE FLAGS can
 // keep the P flag IMAP does not show, and a deleted folder can be reported
@@ -305,10 +307,64 @@ func (mb *imapMailbox) Messages() []imapserver.Message {
 	return out
 }
 
+// Lookup returns the messages with uids (ascending) as the session knows
+// them: the flags the View was told, the size and date of the folder's
+// shared records; UID 0 for a UID the View no longer knows. The server
+// keeps only UIDs per session and asks here once per command that needs
+// more (FETCH FLAGS, SEARCH...). It reads the View's list once, so a
+// command costs a pass over the folder, not one per message.
+func (mb *imapMailbox) Lookup(uids []uint32) []imapserver.Message {
+	out := make([]imapserver.Message, len(uids))
+	if len(uids) == 0 {
+		return out
+	}
+	msgs := mb.v.Messages()
+	j := 0
+	for i, uid := range uids {
+		k, ok := sort.Find(len(msgs)-j, func(k int) int { return cmpUID(uid, msgs[j+k].UID) })
+		j += k
+		if ok {
+			out[i] = message(msgs[j])
+		}
+	}
+	return out
+}
+
+func cmpUID(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 // Read returns the file's bytes, exactly as delivered.
 func (mb *imapMailbox) Read(uid uint32) ([]byte, error) {
 	b, err := mb.v.Read(uid, 0)
 	return b, imapError(err)
+}
+
+// ReadHeader returns the file's first octets up to and including the empty
+// line that ends the header (imapserver.HeaderReader): what FETCH
+// BODY.PEEK[HEADER], ENVELOPE and SEARCH FROM need, without reading the
+// body. Its errors are Read's: no such message, or a file over the limit
+// Read has (mailbox.DefaultMaxReadBytes).
+func (mb *imapMailbox) ReadHeader(uid uint32) ([]byte, error) {
+	f, err := mb.v.Open(uid)
+	if err != nil {
+		return nil, imapError(err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > mailbox.DefaultMaxReadBytes {
+		return nil, fmt.Errorf("%w: UID %d is %d octets, limit %d", mailbox.ErrTooBig, uid, st.Size(), int64(mailbox.DefaultMaxReadBytes))
+	}
+	b, err := imapserver.ReadHeaderBlock(f)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: reading UID %d: %w", uid, err)
+	}
+	return b, nil
 }
 
 // Store changes flags by renaming files (":2,S" for \Seen).

@@ -24,10 +24,9 @@ func heapInuse() uint64 {
 // BenchmarkSessionMemory opens n IMAP sessions (the adapter's imapMailbox
 // over a mailbox.View) on one 1,000-message INBOX and reports the heap
 // each one holds beyond the folder's shared state: "B/session" is what
-// agents/mda and agents/mailbox keep, "B/session+server" adds the
-// []imapserver.Message the server copies from Messages() at SELECT and
-// keeps for the session (protocols/imap/imapserver's selected.msgs holds
-// about as much again).
+// agents/mda and agents/mailbox keep, "B/session+server" adds what
+// protocols/imap/imapserver keeps of Messages() at SELECT: the UIDs (it
+// asks Lookup for flags, sizes and dates when a command needs them).
 func BenchmarkSessionMemory(b *testing.B) {
 	const msgs, n = 1000, 200
 	s, err := mailbox.OpenWith(b.TempDir(), mailbox.Options{NoSync: true})
@@ -70,9 +69,13 @@ func BenchmarkSessionMemory(b *testing.B) {
 			boxes[i].Updates()
 		}
 		mid := heapInuse()
-		kept := make([][]imapserver.Message, n)
+		kept := make([][]uint32, n)
 		for i, mb := range boxes {
-			kept[i] = mb.Messages()
+			msgs := mb.Messages()
+			kept[i] = make([]uint32, len(msgs))
+			for j, m := range msgs {
+				kept[i][j] = m.UID
+			}
 		}
 		after := heapInuse()
 		b.ReportMetric(float64(int64(mid)-int64(before))/n, "B/session")

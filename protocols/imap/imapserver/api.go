@@ -177,8 +177,18 @@ type Mailbox interface {
 	// Info returns UIDVALIDITY and UIDNEXT (RFC 3501 section 2.3.1.1).
 	Info() (uidValidity, uidNext uint32)
 	// Messages returns the messages in UID order, as of the call. The
-	// server calls it once, at SELECT, and follows Updates after that.
+	// server calls it once, at SELECT, keeps their UIDs and which are
+	// Recent, and follows Updates after that.
 	Messages() []Message
+	// Lookup returns the messages with these UIDs (ascending) as the
+	// handle knows them now: out[i] is uids[i]'s, with UID 0 when that
+	// message no longer exists; len(out) == len(uids). Recent is not
+	// read: the server keeps which messages are recent to the session,
+	// from Messages and UpdateExists. The server keeps no more than the
+	// UIDs of the messages per session, and calls Lookup once for a
+	// command that needs flags, sizes or dates (FETCH FLAGS, INTERNALDATE,
+	// RFC822.SIZE, a FETCH that sets \Seen, SEARCH).
+	Lookup(uids []uint32) []Message
 	// Read returns a message's full text (CRLF line endings).
 	Read(uid uint32) ([]byte, error)
 	// Store changes the flags of the messages with these UIDs (ignoring

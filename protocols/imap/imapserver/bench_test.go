@@ -99,3 +99,48 @@ func ExampleMemoryBackend() {
 	fmt.Println(uid)
 	// Output: 1
 }
+
+// BenchmarkIdleSelectedMemory opens 500 sessions that log in, select a
+// 1,000-message INBOX and IDLE, and reports the heap and stack growth per
+// session (client ends included, as in BenchmarkIdleConnMemory; the
+// MemoryBackend's handles too, which keep no per-message state).
+func BenchmarkIdleSelectedMemory(b *testing.B) {
+	const n, msgs = 500, 1000
+	var worst float64
+	defer func() { b.ReportMetric(worst, "bytes/session") }()
+	for b.Loop() {
+		_, addr := startServer(b, Options{MaxConns: n + 10}, newBackend(b, msgs))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		conns := make([]net.Conn, 0, n)
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns = append(conns, c)
+			if _, err := io.WriteString(c, "a LOGIN bob secret\r\nb SELECT INBOX\r\nc IDLE\r\n"); err != nil {
+				b.Fatal(err)
+			}
+			// Read up to "+ idling": the session is then waiting in IDLE.
+			var got []byte
+			buf := make([]byte, 4096)
+			for !strings.Contains(string(got), "+ idling\r\n") {
+				k, err := c.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = append(got, buf[:k]...)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
+		worst = max(worst, float64(int64(used))/n)
+		b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n, "stack/session")
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}

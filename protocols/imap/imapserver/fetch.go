@@ -46,7 +46,7 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 	if isUID {
 		items = append(items, fetchItem{FetchItem: imap.FetchItem{Name: "UID"}, name: "UID"})
 	}
-	setsSeen, need := false, needNothing
+	setsSeen, need, meta := false, needNothing, false
 	for _, p := range parsed {
 		if isUID && p.Name == "UID" {
 			continue
@@ -75,6 +75,8 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 			need = max(need, needHeader)
 		case "BODY", "BODYSTRUCTURE":
 			need = max(need, needTree)
+		case "FLAGS", "INTERNALDATE", "RFC822.SIZE":
+			meta = true
 		}
 		setsSeen = setsSeen || p.SetsSeen()
 		items = append(items, it)
@@ -84,14 +86,28 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 	if err != nil {
 		return err
 	}
+	// Flags, dates and sizes are the mailbox's to keep: asked for once
+	// for the command, when it needs them.
+	var msgs []Message
+	if meta || setsSeen {
+		msgs = c.sel.lookup(c.sel.live(idx))
+	}
 	var missing bool
 	for _, i := range idx {
-		m := &c.sel.msgs[i]
-		if m.gone {
+		uid := c.sel.uids[i]
+		if len(c.sel.gone) > 0 && c.sel.isGone(uid) {
 			missing = true
 			continue
 		}
-		d, err := c.sel.load(m.UID, need)
+		m := Message{UID: uid}
+		if msgs != nil {
+			m, msgs = msgs[0], msgs[1:]
+			if m.UID == 0 {
+				missing = true // expunged by another session since the view was made
+				continue
+			}
+		}
+		d, err := c.sel.load(uid, need)
 		if err != nil {
 			if errors.Is(err, ErrNoSuchMailbox) {
 				return err
@@ -102,18 +118,18 @@ func (c *conn) cmdFetch(cmd *imap.Command) error {
 		}
 		flagsChanged := false
 		if setsSeen && !slices.Contains(m.Flags, `\Seen`) {
-			changed, err := c.sel.mbox.Store([]uint32{m.UID}, StoreAdd, []string{`\Seen`})
+			changed, err := c.sel.mbox.Store([]uint32{uid}, StoreAdd, []string{`\Seen`})
 			if err != nil {
 				return err
 			}
 			for _, ch := range changed {
-				if ch.UID == m.UID {
+				if ch.UID == uid {
 					m.Flags = ch.Flags
 					flagsChanged = true
 				}
 			}
 		}
-		if err := c.writeFetch(i+1, m.Message, items, &d, flagsChanged); err != nil {
+		if err := c.writeFetch(i+1, m, items, &d, flagsChanged); err != nil {
 			return err
 		}
 	}

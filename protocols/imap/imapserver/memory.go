@@ -326,7 +326,22 @@ func (h *memHandle) Info() (uint32, uint32) {
 func (h *memHandle) Messages() []Message {
 	h.b.mu.Lock()
 	defer h.b.mu.Unlock()
-	return h.initial
+	m := h.initial
+	h.initial = nil // called once: the server keeps what it needs
+	return m
+}
+
+// Lookup implements Mailbox: the messages as they are now.
+func (h *memHandle) Lookup(uids []uint32) []Message {
+	h.b.mu.Lock()
+	defer h.b.mu.Unlock()
+	out := make([]Message, len(uids))
+	for i, uid := range uids {
+		if _, m := h.msg(uid); m != nil {
+			out[i] = m.view(false)
+		}
+	}
+	return out
 }
 
 func (h *memHandle) msg(uid uint32) (int, *memMsg) {

@@ -10,7 +10,8 @@ import (
 )
 
 // cmdSearch finds messages (RFC 3501 section 6.4.4); UID SEARCH answers
-// with UIDs. Only keys that look into the message make it read the
+// with UIDs. The flags, dates and sizes of the messages come from one
+// Mailbox.Lookup. Only keys that look into the message make it read the
 // message: BODY and TEXT its full text; header keys (FROM, SUBJECT,
 // HEADER, SENTON...) only its header, through HeaderReader when the
 // mailbox has it, and not even that when the session's headerCache holds
@@ -28,14 +29,32 @@ func (c *conn) cmdSearch(cmd *imap.Command) error {
 	needs := imapmsg.SearchNeeds(key)
 	s := c.sel
 	cols := s.cache.columns(needs.Fields)
-	maxSeq, maxUID := uint32(len(s.msgs)), s.maxUID()
+	maxSeq, maxUID := uint32(len(s.uids)), s.maxUID()
 	b := []byte("SEARCH")
 	cand := new(imapmsg.Candidate) // one for all, as are the fields of get
 	var fields []mail.Field
-	for i := range s.msgs {
-		m := &s.msgs[i]
-		if m.gone {
-			continue
+	// Flags, dates and sizes: asked for once, for the messages not gone.
+	var live []uint32
+	if len(s.gone) == 0 {
+		live = s.uids
+	} else {
+		live = make([]uint32, 0, len(s.uids))
+		for _, uid := range s.uids {
+			if !s.isGone(uid) {
+				live = append(live, uid)
+			}
+		}
+	}
+	msgs := s.lookup(live)
+	j := 0 // live[j], msgs[j]: the next message not gone
+	for i, uid := range s.uids {
+		if j == len(live) || live[j] != uid {
+			continue // gone
+		}
+		m := &msgs[j]
+		j++
+		if m.UID == 0 {
+			continue // expunged by another session meanwhile
 		}
 		*cand = imapmsg.Candidate{
 			SeqNum: uint32(i + 1), UID: m.UID, Flags: m.Flags, Recent: m.Recent,

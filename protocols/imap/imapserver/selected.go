@@ -10,49 +10,100 @@ import (
 )
 
 // selected is the session's view of its selected mailbox. Sequence number
-// n is msgs[n-1] (RFC 3501 section 2.3.1.2). The view changes only when the
+// n is uids[n-1] (RFC 3501 section 2.3.1.2). The view changes only when the
 // client is told: EXISTS appends, EXPUNGE removes. A message another
-// session expunged stays as a "gone" entry until an EXPUNGE response may be
+// session expunged stays, listed in gone, until an EXPUNGE response may be
 // sent (section 7.4.1).
+//
+// Per message the session keeps only its UID, 4 octets: flags, sizes and
+// dates come from Mailbox.Lookup when a command needs them, so that many
+// sessions with a large mailbox selected (IDLE clients) cost little.
 type selected struct {
 	name     string
 	mbox     Mailbox
 	hr       HeaderReader // mbox, when it implements HeaderReader
 	readOnly bool
-	msgs     []viewMsg
-	gone     int         // entries with gone set, waiting for their EXPUNGE response
+	uids     []uint32    // ascending
+	gone     []uint32    // ascending, among uids: expunged, waiting for their EXPUNGE response
+	recent   []uint32    // ascending, among uids: the messages recent to this session
 	cache    headerCache // header fields SEARCH read
-}
-
-type viewMsg struct {
-	Message
-	gone bool
 }
 
 // find returns the index of uid in the view, or -1.
 func (s *selected) find(uid uint32) int {
-	i := sort.Search(len(s.msgs), func(i int) bool { return s.msgs[i].UID >= uid })
-	if i < len(s.msgs) && s.msgs[i].UID == uid {
+	if i, ok := slices.BinarySearch(s.uids, uid); ok {
 		return i
 	}
 	return -1
 }
 
 func (s *selected) maxUID() uint32 {
-	if len(s.msgs) == 0 {
+	if len(s.uids) == 0 {
 		return 0
 	}
-	return s.msgs[len(s.msgs)-1].UID
+	return s.uids[len(s.uids)-1]
 }
 
-func (s *selected) recent() int {
-	n := 0
-	for _, m := range s.msgs {
-		if m.Recent {
-			n++
+// isGone reports whether uid waits for its EXPUNGE response.
+func (s *selected) isGone(uid uint32) bool {
+	_, ok := slices.BinarySearch(s.gone, uid)
+	return ok
+}
+
+// isRecent reports whether uid is recent to this session.
+func (s *selected) isRecent(uid uint32) bool {
+	_, ok := slices.BinarySearch(s.recent, uid)
+	return ok
+}
+
+// removeAt drops the message at index i from the view.
+func (s *selected) removeAt(i int) {
+	uid := s.uids[i]
+	s.uids = slices.Delete(s.uids, i, i+1)
+	if j, ok := slices.BinarySearch(s.gone, uid); ok {
+		s.gone = slices.Delete(s.gone, j, j+1)
+	}
+	if j, ok := slices.BinarySearch(s.recent, uid); ok {
+		s.recent = slices.Delete(s.recent, j, j+1)
+	}
+	s.cache.forget(uid)
+	// Give back the memory of a view that lost most of its messages.
+	if c := cap(s.uids); c > 256 && len(s.uids) < c/4 {
+		s.uids = slices.Clip(slices.Clone(s.uids))
+	}
+}
+
+// live returns the UIDs at the view indices idx, those gone left out.
+func (s *selected) live(idx []int) []uint32 {
+	uids := make([]uint32, 0, len(idx))
+	for _, i := range idx {
+		if uid := s.uids[i]; len(s.gone) == 0 || !s.isGone(uid) {
+			uids = append(uids, uid)
 		}
 	}
-	return n
+	return uids
+}
+
+// lookup asks the mailbox for the messages with uids (ascending) and sets
+// Recent as this session sees it. An entry with UID 0 is a message that no
+// longer exists.
+func (s *selected) lookup(uids []uint32) []Message {
+	if len(uids) == 0 {
+		return nil
+	}
+	msgs := s.mbox.Lookup(uids)
+	if len(msgs) != len(uids) {
+		// A backend that does not keep the contract: nothing is known.
+		return make([]Message, len(uids))
+	}
+	for i := range msgs {
+		if msgs[i].UID != uids[i] {
+			msgs[i] = Message{}
+			continue
+		}
+		msgs[i].Recent = len(s.recent) > 0 && s.isRecent(uids[i])
+	}
+	return msgs
 }
 
 // resolve turns a sequence set (or, with uid, a UID set) into view indices
@@ -62,15 +113,15 @@ func (s *selected) recent() int {
 func (s *selected) resolve(set imap.SeqSet, uid bool) ([]int, error) {
 	type span struct{ lo, hi int } // view indices, inclusive
 	var spans []span
-	n := len(s.msgs)
+	n := len(s.uids)
 	for _, r := range set {
 		if uid {
 			if n == 0 {
 				continue
 			}
 			lo, hi := r.Bounds(s.maxUID())
-			i := sort.Search(n, func(i int) bool { return s.msgs[i].UID >= lo })
-			j := sort.Search(n, func(i int) bool { return s.msgs[i].UID > hi }) - 1
+			i := sort.Search(n, func(i int) bool { return s.uids[i] >= lo })
+			j := sort.Search(n, func(i int) bool { return s.uids[i] > hi }) - 1
 			if i <= j {
 				spans = append(spans, span{i, j})
 			}
@@ -126,28 +177,39 @@ func (c *conn) cmdSelect(cmd *imap.Command) error {
 	}
 	s := &selected{name: name, mbox: mbox, readOnly: readOnly}
 	s.hr, _ = mbox.(HeaderReader)
-	for _, m := range mbox.Messages() {
-		s.msgs = append(s.msgs, viewMsg{Message: m})
-	}
-	c.sel = s
-	c.setState(imap.StateSelected)
-
 	flags := []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
-	for _, m := range s.msgs {
+	unseen := 0
+	// The messages, with their flags, sizes and dates, are only read
+	// here: the session keeps their UIDs.
+	msgs := mbox.Messages()
+	s.uids = make([]uint32, len(msgs))
+	for i, m := range msgs {
+		s.uids[i] = m.UID
+		if m.Recent {
+			s.recent = append(s.recent, m.UID)
+		}
+		seen := false
 		for _, f := range m.Flags {
-			if !slices.Contains(flags, f) {
+			if f == `\Seen` {
+				seen = true
+			} else if !slices.Contains(flags, f) {
 				flags = append(flags, f)
 			}
 		}
-	}
-	c.untagged("FLAGS (%s)", strings.Join(flags, " "))
-	c.untagged("%d EXISTS", len(s.msgs))
-	c.untagged("%d RECENT", s.recent())
-	for i, m := range s.msgs {
-		if !slices.Contains(m.Flags, `\Seen`) {
-			c.untagged("OK [UNSEEN %d] Message %d is the first unseen", i+1, i+1)
-			break
+		if !seen && unseen == 0 {
+			unseen = i + 1
 		}
+	}
+	s.recent = slices.Clip(s.recent)
+	n := len(msgs)
+	c.sel = s
+	c.setState(imap.StateSelected)
+
+	c.untagged("FLAGS (%s)", strings.Join(flags, " "))
+	c.untagged("%d EXISTS", n)
+	c.untagged("%d RECENT", len(s.recent))
+	if unseen > 0 {
+		c.untagged("OK [UNSEEN %d] Message %d is the first unseen", unseen, unseen)
 	}
 	perm := mbox.PermanentFlags()
 	if readOnly {
@@ -234,7 +296,7 @@ func (c *conn) cmdExpunge(cmd *imap.Command) error {
 		}
 		uids = make([]uint32, 0, len(idx))
 		for _, i := range idx {
-			uids = append(uids, c.sel.msgs[i].UID)
+			uids = append(uids, c.sel.uids[i])
 		}
 		if len(uids) == 0 {
 			return nil
@@ -263,11 +325,7 @@ func (c *conn) expunged(uids []uint32) {
 		if i < 0 {
 			continue
 		}
-		if s.msgs[i].gone {
-			s.gone--
-		}
-		s.cache.forget(uid)
-		s.msgs = slices.Delete(s.msgs, i, i+1)
+		s.removeAt(i)
 		c.untagged("%d EXPUNGE", i+1)
 	}
 }
@@ -287,38 +345,41 @@ func (c *conn) reportUpdates(allowExpunge bool) {
 			if u.UID <= s.maxUID() {
 				continue // already in the view
 			}
-			s.msgs = append(s.msgs, viewMsg{Message: u.Message})
+			s.uids = append(s.uids, u.UID)
+			if u.Recent {
+				s.recent = append(s.recent, u.UID)
+			}
 			exists = true
 		case UpdateFlags:
 			i := s.find(u.UID)
-			if i < 0 || s.msgs[i].gone {
+			if i < 0 || s.isGone(u.UID) {
 				continue
 			}
-			s.msgs[i].Flags = u.Flags
+			m := u.Message
+			m.Recent = s.isRecent(u.UID)
 			// RFC 9051 section 7.5.2: unsolicited FETCH carries the UID.
-			c.untagged("%d FETCH (UID %d FLAGS (%s))", i+1, u.UID, strings.Join(flagList(s.msgs[i].Message), " "))
+			c.untagged("%d FETCH (UID %d FLAGS (%s))", i+1, u.UID, strings.Join(flagList(m), " "))
 		case UpdateExpunge:
-			if i := s.find(u.UID); i >= 0 && !s.msgs[i].gone {
-				s.msgs[i].gone = true
-				s.gone++
+			if i := s.find(u.UID); i >= 0 {
+				if j, ok := slices.BinarySearch(s.gone, u.UID); !ok {
+					s.gone = slices.Insert(s.gone, j, u.UID)
+				}
 			}
 			s.cache.forget(u.UID)
 		}
 	}
 	if exists {
-		c.untagged("%d EXISTS", len(s.msgs))
-		c.untagged("%d RECENT", s.recent())
+		c.untagged("%d EXISTS", len(s.uids))
+		c.untagged("%d RECENT", len(s.recent))
 	}
-	if allowExpunge && s.gone > 0 {
-		for i := 0; i < len(s.msgs); {
-			if s.msgs[i].gone {
-				s.msgs = slices.Delete(s.msgs, i, i+1)
+	if allowExpunge && len(s.gone) > 0 {
+		for _, uid := range slices.Clone(s.gone) {
+			if i := s.find(uid); i >= 0 {
+				s.removeAt(i)
 				c.untagged("%d EXPUNGE", i+1)
-				continue
 			}
-			i++
 		}
-		s.gone = 0
+		s.gone = nil
 	}
 }
 
@@ -377,12 +438,7 @@ func (c *conn) cmdStore(cmd *imap.Command) error {
 		return imap.No("The mailbox is read-only (EXAMINE)")
 	}
 	op := map[byte]StoreOp{0: StoreReplace, '+': StoreAdd, '-': StoreRemove}[mode]
-	uids := make([]uint32, 0, len(idx))
-	for _, i := range idx {
-		if !c.sel.msgs[i].gone {
-			uids = append(uids, c.sel.msgs[i].UID)
-		}
-	}
+	uids := c.sel.live(idx)
 	if len(uids) == 0 {
 		return nil
 	}
@@ -395,11 +451,11 @@ func (c *conn) cmdStore(cmd *imap.Command) error {
 		if i < 0 {
 			continue
 		}
-		c.sel.msgs[i].Flags = m.Flags
 		if silent {
 			continue
 		}
-		fl := strings.Join(flagList(c.sel.msgs[i].Message), " ")
+		m.Recent = c.sel.isRecent(m.UID)
+		fl := strings.Join(flagList(m), " ")
 		if isUID {
 			c.untagged("%d FETCH (UID %d FLAGS (%s))", i+1, m.UID, fl)
 		} else {
@@ -476,13 +532,7 @@ func (c *conn) copyArgs(cmd *imap.Command) ([]uint32, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	uids := make([]uint32, 0, len(idx))
-	for _, i := range idx {
-		if !c.sel.msgs[i].gone {
-			uids = append(uids, c.sel.msgs[i].UID)
-		}
-	}
-	return uids, dest, nil
+	return c.sel.live(idx), dest, nil
 }
 
 // tryCreate maps a missing destination to NO [TRYCREATE] (RFC 3501
