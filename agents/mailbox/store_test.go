@@ -922,3 +922,26 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Errorf("Archive holds %d, want at least the %d appended", len(amsgs), n)
 	}
 }
+
+// Lookup answers for the messages asked for, as Messages would, without
+// copying the folder; an unknown UID is reported as such.
+func TestViewLookup(t *testing.T) {
+	s := fixedStore(t, Options{NoSync: true})
+	deliver(t, s, "bob@b.test", 3)
+	u := newUser(t, s, "bob@b.test")
+	v := selectView(t, u, "INBOX", false)
+	if _, err := v.SetFlags([]uint32{2}, AddFlags, FlagSeen); err != nil {
+		t.Fatal(err)
+	}
+	all := v.Messages()
+	got, known := v.Lookup([]uint32{3, 999, 2})
+	if !known[0] || known[1] || !known[2] {
+		t.Fatalf("known = %v, want [true false true]", known)
+	}
+	if got[0] != all[2] || got[2] != all[1] {
+		t.Fatalf("Lookup = %+v, Messages has %+v and %+v", got, all[2], all[1])
+	}
+	if got[2].Flags != FlagSeen {
+		t.Fatalf("message 2 flags %v, want S", got[2].Flags)
+	}
+}

@@ -291,6 +291,29 @@ func (v *View) Messages() []MessageInfo {
 	return out
 }
 
+// Lookup returns, for each of uids, the message as the session knows it
+// (like Messages, but only those asked for), and whether the session knows
+// it; an unknown UID gives the zero MessageInfo and false. It costs a
+// binary search per UID, not a copy of the folder.
+func (v *View) Lookup(uids []uint32) ([]MessageInfo, []bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]MessageInfo, len(uids))
+	known := make([]bool, len(uids))
+	for k, uid := range uids {
+		i, ok := v.find(uid)
+		if !ok {
+			continue
+		}
+		recent := uid >= v.selRecent
+		if !v.readOnly {
+			recent = v.claimed(uid)
+		}
+		out[k], known[k] = v.info(i, recent), true
+	}
+	return out, known
+}
+
 // Flags returns the flags the session was told the message with uid has,
 // and whether the session knows that message.
 func (v *View) Flags(uid uint32) (Flags, bool) {

@@ -307,37 +307,23 @@ func (mb *imapMailbox) Messages() []imapserver.Message {
 	return out
 }
 
-// Lookup returns the messages with uids (ascending) as the session knows
-// them: the flags the View was told, the size and date of the folder's
-// shared records; UID 0 for a UID the View no longer knows. The server
-// keeps only UIDs per session and asks here once per command that needs
-// more (FETCH FLAGS, SEARCH...). It reads the View's list once, so a
-// command costs a pass over the folder, not one per message.
+// Lookup returns the messages with uids as the session knows them: the
+// flags the View was told, the size and date of the folder's shared
+// records; UID 0 for a UID the View no longer knows. The server keeps only
+// UIDs per session and asks here once per command that needs more (FETCH
+// FLAGS, SEARCH...); each UID costs a binary search in the View.
 func (mb *imapMailbox) Lookup(uids []uint32) []imapserver.Message {
 	out := make([]imapserver.Message, len(uids))
 	if len(uids) == 0 {
 		return out
 	}
-	msgs := mb.v.Messages()
-	j := 0
-	for i, uid := range uids {
-		k, ok := sort.Find(len(msgs)-j, func(k int) int { return cmpUID(uid, msgs[j+k].UID) })
-		j += k
-		if ok {
-			out[i] = message(msgs[j])
+	msgs, known := mb.v.Lookup(uids)
+	for i := range msgs {
+		if known[i] {
+			out[i] = message(msgs[i])
 		}
 	}
 	return out
-}
-
-func cmpUID(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Read returns the file's bytes, exactly as delivered.
