@@ -49,23 +49,17 @@ func (o Options) withDefaults() Options {
 	if o.Greeting == "" {
 		o.Greeting = "maillab IMAP4rev1 ready"
 	}
-	setDefault(&o.MaxLineBytes, 64<<10)
-	setDefault(&o.MaxLiteralBytes, 25<<20)
-	setDefault(&o.MaxDepth, 32)
-	setDefault(&o.MaxErrors, 10)
-	setDefault(&o.MaxConns, 100)
-	setDefault(&o.IdleTimeout, 30*time.Minute)
-	setDefault(&o.WriteTimeout, time.Minute)
+	netconn.SetDefault(&o.MaxLineBytes, 64<<10)
+	netconn.SetDefault(&o.MaxLiteralBytes, 25<<20)
+	netconn.SetDefault(&o.MaxDepth, 32)
+	netconn.SetDefault(&o.MaxErrors, 10)
+	netconn.SetDefault(&o.MaxConns, 100)
+	netconn.SetDefault(&o.IdleTimeout, 30*time.Minute)
+	netconn.SetDefault(&o.WriteTimeout, time.Minute)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
-}
-
-func setDefault[T int | int64 | time.Duration](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
 }
 
 // Server accepts IMAP connections and runs one session for each. Many

@@ -67,25 +67,19 @@ func (o Options) withDefaults() Options {
 	if o.Banner == "" {
 		o.Banner = "maillab POP3 server ready"
 	}
-	setDefault(&o.MaxLineBytes, pop3.MaxCommandBytes)
-	setDefault(&o.MaxErrors, 10)
-	setDefault(&o.MaxAuthFailures, 3)
+	netconn.SetDefault(&o.MaxLineBytes, pop3.MaxCommandBytes)
+	netconn.SetDefault(&o.MaxErrors, 10)
+	netconn.SetDefault(&o.MaxAuthFailures, 3)
 	if o.AuthFailDelay == 0 {
 		o.AuthFailDelay = time.Second
 	}
-	setDefault(&o.MaxConns, 100)
-	setDefault(&o.IdleTimeout, 10*time.Minute)
-	setDefault(&o.WriteTimeout, time.Minute)
+	netconn.SetDefault(&o.MaxConns, 100)
+	netconn.SetDefault(&o.IdleTimeout, 10*time.Minute)
+	netconn.SetDefault(&o.WriteTimeout, time.Minute)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
-}
-
-func setDefault[T int | int64 | time.Duration](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
 }
 
 // Server accepts POP3 connections and runs one session for each. Many

@@ -70,25 +70,19 @@ func (o Options) withDefaults() Options {
 			o.Greeting = "LMTP maillab ready"
 		}
 	}
-	setDefault(&o.MaxCommandBytes, 512)
-	setDefault(&o.MaxTextLineBytes, 1000)
-	setDefault(&o.MaxMessageBytes, 25<<20)
-	setDefault(&o.MaxRecipients, 100)
-	setDefault(&o.MaxErrors, 10)
-	setDefault(&o.MaxConns, 100)
-	setDefault(&o.ReadTimeout, 5*time.Minute)
-	setDefault(&o.DataTimeout, 5*time.Minute)
-	setDefault(&o.WriteTimeout, time.Minute)
+	netconn.SetDefault(&o.MaxCommandBytes, 512)
+	netconn.SetDefault(&o.MaxTextLineBytes, 1000)
+	netconn.SetDefault(&o.MaxMessageBytes, 25<<20)
+	netconn.SetDefault(&o.MaxRecipients, 100)
+	netconn.SetDefault(&o.MaxErrors, 10)
+	netconn.SetDefault(&o.MaxConns, 100)
+	netconn.SetDefault(&o.ReadTimeout, 5*time.Minute)
+	netconn.SetDefault(&o.DataTimeout, 5*time.Minute)
+	netconn.SetDefault(&o.WriteTimeout, time.Minute)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
-}
-
-func setDefault[T int | int64 | time.Duration](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
 }
 
 // Server accepts SMTP or LMTP connections and runs one session for each.
