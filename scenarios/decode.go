@@ -71,6 +71,14 @@ func (d *decoder) agent(n *yaml.Node, sc *Scenario) {
 		{"max_recipients", func(v *yaml.Node) { d.integer(v, "max_recipients", &a.MaxRecipients) }},
 		{"max_connections", func(v *yaml.Node) { d.integer(v, "max_connections", &a.MaxConnections) }},
 		{"listen", func(v *yaml.Node) { a.Listen = d.listen(v) }},
+		{"relay_for", func(v *yaml.Node) { d.strs(v, "relay_for", &a.RelayFor) }},
+		{"relay_users", func(v *yaml.Node) { d.strs(v, "relay_users", &a.RelayUsers) }},
+		{"smarthost", func(v *yaml.Node) { d.str(v, "smarthost", &a.Smarthost) }},
+		{"relay_refusal", func(v *yaml.Node) { d.integer(v, "relay_refusal", &a.RelayRefusal) }},
+		{"retry", func(v *yaml.Node) { d.durations(v, "retry", &a.Retry) }},
+		{"max_age", func(v *yaml.Node) { d.duration(v, "max_age", &a.MaxAge) }},
+		{"faults", func(v *yaml.Node) { d.list(v, "faults", func(item *yaml.Node) { d.fault(item, &a) }) }},
+		{"records", func(v *yaml.Node) { d.list(v, "records", func(item *yaml.Node) { d.record(item, &a) }) }},
 	})
 	if !ok {
 		return
@@ -147,6 +155,11 @@ func (d *decoder) step(n *yaml.Node, sc *Scenario) {
 		st.POP3 = d.pop3(v, st.Pos)
 	case StepIMAP:
 		st.IMAP = d.imap(v, st.Pos, sc.File)
+	case StepStop, StepStart, StepFlush:
+		d.str(v, k.Value, &st.Agent)
+		if st.Agent == "" {
+			d.errorAt(st.Pos, "%s: the agent's name is missing", k.Value)
+		}
 	default:
 		d.errorf(k, "unknown step %q (known: %s)", k.Value, strings.Join(stepKinds, ", "))
 		return
@@ -154,7 +167,7 @@ func (d *decoder) step(n *yaml.Node, sc *Scenario) {
 	sc.Steps = append(sc.Steps, st)
 }
 
-var stepKinds = []string{StepSay, StepSend, StepWait, StepExpect, StepPause, StepSMTP, StepPOP3, StepIMAP}
+var stepKinds = []string{StepSay, StepSend, StepWait, StepExpect, StepPause, StepSMTP, StepPOP3, StepIMAP, StepStop, StepStart, StepFlush}
 
 // need reports the keys of want missing from seen, at p.
 func (d *decoder) need(seen posMap, p Pos, what string, want ...string) {
@@ -194,10 +207,23 @@ func (d *decoder) wait(n *yaml.Node, p Pos) *Wait {
 		{"mailbox", func(v *yaml.Node) { d.str(v, "mailbox", &w.Mailbox) }},
 		{"count", func(v *yaml.Node) { d.integer(v, "count", &w.Count) }},
 		{"timeout", func(v *yaml.Node) { d.duration(v, "timeout", &w.Timeout) }},
+		{"queue", func(v *yaml.Node) { d.str(v, "queue", &w.Queue) }},
+		{"attempts", func(v *yaml.Node) { d.integer(v, "attempts", &w.Attempts) }},
+		{"empty", func(v *yaml.Node) { d.boolean(v, "empty", &w.Empty) }},
 	})
 	w.at = seen
 	if ok {
-		d.need(seen, p, "wait", "mailbox")
+		_, hasMailbox := seen["mailbox"]
+		_, hasQueue := seen["queue"]
+		_, hasAttempts := seen["attempts"]
+		switch {
+		case hasMailbox == hasQueue:
+			d.errorAt(p, "wait: give mailbox (a user's INBOX) or queue (an MTA's queue), not both")
+		case hasQueue && (hasAttempts == w.Empty):
+			d.errorAt(p, "wait: on a queue, give attempts: N or empty: true")
+		case hasMailbox && (hasAttempts || w.Empty):
+			d.errorAt(p, "wait: attempts and empty are for a queue, not a mailbox")
+		}
 	}
 	return w
 }

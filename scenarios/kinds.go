@@ -41,13 +41,38 @@ var kinds map[string]kind
 func init() {
 	kinds = map[string]kind{
 		"mta": {
-			doc:       "a mail transfer agent: takes mail over SMTP for its domains and hands it to its MDA over LMTP",
+			doc:       "a mail transfer agent: takes mail over SMTP for its domains and hands it to its MDA over LMTP; with a dns agent in the lab it also delivers to other domains' MTAs (MX lookup, queue, retries, bounces) for its trusted clients and authenticated users",
 			listeners: []string{"smtp"},
-			keys:      []string{"domains", "deliver_to", "max_message_size", "max_recipients"},
+			keys:      append([]string{"domains", "deliver_to"}, relayKeys...),
 			serves:    true,
 			check:     checkMTA,
-			deps:      func(a *Agent) []string { return []string{a.DeliverTo} },
+			deps:      relayDeps,
 			start:     startMTA,
+		},
+		"open-relay": {
+			doc:       "an MTA that relays mail for anyone, as spammers hope to find: the transcript labels each message it relays for a stranger",
+			listeners: []string{"smtp"},
+			keys:      append([]string{"domains", "deliver_to"}, relayKeys...),
+			serves:    true,
+			check:     checkRelay,
+			deps:      relayDeps,
+			start:     startMTA,
+		},
+		"smarthost": {
+			doc:       "a provider's outgoing MTA: relays only for the client hosts and users it lists (relay_for, relay_users) and refuses everyone else",
+			listeners: []string{"smtp"},
+			keys:      append([]string{"domains", "deliver_to", "relay_users"}, relayKeys...),
+			serves:    true,
+			check:     checkRelay,
+			deps:      relayDeps,
+			start:     startMTA,
+		},
+		"dns": {
+			doc:       "an authoritative DNS server for the lab's domains, over UDP and TCP: MX and A records for every MTA (made by the lab), plus the records listed; MTAs find each other through it",
+			listeners: []string{"dns"},
+			keys:      []string{"records"},
+			check:     checkDNS,
+			start:     startDNS,
 		},
 		"mda": {
 			doc:       "a mail delivery agent: takes mail over LMTP, stores it in the users' Maildirs and serves them over POP3 and IMAP",
@@ -103,6 +128,11 @@ func checkMTA(v *validator, a *Agent) {
 	if len(a.Domains) == 0 {
 		v.errorAt(a.Pos, "mta %s: domains is missing (the domains it takes mail for)", a.Name)
 	}
+	checkRelayKeys(v, a)
+	checkDeliverTo(v, a)
+}
+
+func checkDeliverTo(v *validator, a *Agent) {
 	if a.DeliverTo == "" {
 		v.errorAt(a.Pos, "mta %s: deliver_to is missing (the mda that stores its domains' mail)", a.Name)
 		return

@@ -14,7 +14,6 @@ import (
 
 	"github.com/maillab/maillab/agents/mailbox"
 	"github.com/maillab/maillab/agents/mda"
-	"github.com/maillab/maillab/agents/mta"
 	"github.com/maillab/maillab/agents/mua"
 	"github.com/maillab/maillab/agents/sink"
 	"github.com/maillab/maillab/protocols/imap/imapserver"
@@ -52,6 +51,11 @@ type Options struct {
 	// Now is the clock of agents (Received dates, Maildir names); nil means
 	// time.Now. Tests inject a fixed clock so a run renders the same twice.
 	Now func() time.Time
+	// WellKnownPorts makes a lab with a dns agent listen on the protocols'
+	// own ports (25, 24, 110, 143, 53), each host on its own address. Only
+	// root may bind them; the CLI sets it for root when no port base is
+	// given. Tests never do: their labs would collide.
+	WellKnownPorts bool
 	// IDs, when set, makes the queue and delivery ids of the agents: it is
 	// called with the agent's name for each new id. nil leaves the agents
 	// their random ids. See SequentialIDs.
@@ -100,6 +104,8 @@ type Lab struct {
 	store *mailbox.Store
 	// addrs are the listen addresses planned for each agent's listeners.
 	addrs map[string]map[string]string
+	// net is where each host lives (with a dns agent: its own address).
+	net *network
 
 	conns       *connTracker
 	unsubscribe func()
@@ -110,6 +116,15 @@ type Lab struct {
 	muas     map[string]*mua.MUA
 	sessions []*deviceSession // IMAP sessions open, in order of opening
 	stopped  bool
+
+	// gateMu guards the gate that holds queue deliveries back outside
+	// wait steps, in a Repeatable run (see Lab.gate).
+	gateMu   sync.Mutex
+	gateHeld bool
+	gateOpen chan struct{}
+	// token is held by the one delivery attempt under way, in a
+	// Repeatable run.
+	token chan struct{}
 
 	// wakeMu guards the wake-ups of IDLE sessions held while an idle's
 	// while steps run (see mailbox.Options.Wake).
@@ -175,11 +190,25 @@ func Start(ctx context.Context, sc *Scenario, opts Options) (*Lab, error) {
 		rec:     opts.Recorder,
 		running: map[string]labAgent{},
 		muas:    map[string]*mua.MUA{},
+		token:   make(chan struct{}, 1),
+		// Repeatable runs deliver from queues only in wait steps.
+		gateHeld: opts.Repeatable,
+		gateOpen: make(chan struct{}),
 	}
 	if l.rec == nil {
 		l.rec = transcripts.NewRecorder(transcripts.Options{Now: opts.Now})
 	}
-	addrs, err := planListeners(sc, opts)
+	nw, err := planNetwork(sc)
+	if err != nil {
+		return nil, err
+	}
+	l.net = nw
+	var addrs map[string]map[string]string
+	if nw.on {
+		addrs, err = planInternet(sc, opts, nw)
+	} else {
+		addrs, err = planListeners(sc, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -415,30 +444,6 @@ func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 	return ag, startAgent(ctx, ag)
 }
 
-func startMTA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
-	lmtp, err := l.endpoint(a.DeliverTo, "lmtp")
-	if err != nil {
-		return nil, err
-	}
-	ag, err := mta.New(mta.Config{
-		Name:            a.Name,
-		Hostname:        a.hostname(l.sc),
-		Domains:         a.Domains,
-		Listen:          l.addrs[a.Name]["smtp"],
-		Users:           l.sc.usersIn(a.Domains),
-		LMTP:            lmtp,
-		Recorder:        l.rec,
-		Now:             l.opts.Now,
-		MaxMessageBytes: a.MaxMessageSize,
-		MaxRecipients:   a.MaxRecipients,
-		IDs:             l.ids(a.Name),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ag, startAgent(ctx, ag)
-}
-
 func startMUA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 	var hook func(proto, line string) error
 	if l.opts.BeforeCommand != nil {
@@ -451,6 +456,7 @@ func startMUA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		Recorder:      l.rec,
 		BeforeCommand: hook,
 		Now:           l.opts.Now,
+		LocalAddr:     l.net.ip[a.Name],
 	})
 	if err != nil {
 		return nil, err
@@ -533,6 +539,11 @@ func (l *Lab) Stop(ctx context.Context) error {
 		if err := started[i].Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("scenarios: stopping %s: %w", started[i].Name(), err))
 		}
+		// The connections it opened (an MTA's idle LMTP sessions) are
+		// recorded closed before the next agent stops.
+		if l.conns != nil {
+			l.conns.waitClosed(ctx, started[i].Name(), "lmtp")
+		}
 	}
 	if l.temp {
 		if err := os.RemoveAll(l.dir); err != nil {
@@ -547,6 +558,10 @@ type LabInfo struct {
 	Agents  []AgentInfo `json:"agents"`
 	Users   []UserInfo  `json:"users"`
 	Maildir string      `json:"maildir"`
+	// Dir is the lab's state directory (Maildirs, queues).
+	Dir string `json:"dir"`
+	// Queues are the MTAs' queue directories (with a dns agent).
+	Queues []QueueInfo `json:"queues,omitempty"`
 }
 
 // AgentInfo is one agent of a running lab and where it listens.
@@ -566,7 +581,7 @@ type UserInfo struct {
 // Info describes the lab: its agents in declaration order with their
 // actual listen addresses, its users, and the Maildir root.
 func (l *Lab) Info() LabInfo {
-	info := LabInfo{Agents: []AgentInfo{}, Users: []UserInfo{}, Maildir: l.store.Root()}
+	info := LabInfo{Agents: []AgentInfo{}, Users: []UserInfo{}, Maildir: l.store.Root(), Dir: l.dir, Queues: l.Queues()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, a := range l.sc.Agents {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maillab/maillab/agents/mailbox"
 	"github.com/maillab/maillab/agents/mua"
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/smtp"
@@ -45,7 +46,15 @@ func (l *Lab) Run(ctx context.Context) (*Result, error) {
 		}
 		r := StepResult{Index: i + 1, Kind: st.Kind, OK: true, Pos: st.Pos.String()}
 		s := &stepRun{lab: l, st: st, res: &r}
+		// In a Repeatable run the MTAs' queues deliver only during wait
+		// steps, so their lines never mix with another step's.
+		if st.Kind == StepWait && l.opts.Repeatable {
+			l.openGate()
+		}
 		err := s.run(ctx)
+		if st.Kind == StepWait && l.opts.Repeatable {
+			l.closeGate(ctx)
+		}
 		if err != nil {
 			r.OK = false
 			r.Message = err.Error()
@@ -127,6 +136,8 @@ func (s *stepRun) run(ctx context.Context) error {
 		return s.pop3(ctx)
 	case StepIMAP:
 		return s.imap(ctx)
+	case StepStop, StepStart, StepFlush:
+		return s.stopStart(ctx)
 	default:
 		return fmt.Errorf("unknown step kind %q", s.st.Kind)
 	}
@@ -224,13 +235,20 @@ func hostOf(sc *Scenario, agent string) string {
 
 func (s *stepRun) wait(ctx context.Context) error {
 	w := s.st.Wait
+	if w.Queue != "" {
+		return s.waitQueue(ctx)
+	}
 	what := fmt.Sprintf("wait for %d %s in %s", w.Count, plural(w.Count, "message"), w.Mailbox)
 	ctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
 	tick := time.NewTicker(waitPoll)
 	defer tick.Stop()
 	for {
-		msgs, err := s.lab.store.List(w.Mailbox)
+		var msgs []mailbox.Message
+		var err error
+		if berr := s.lab.between(ctx, func() { msgs, err = s.lab.store.List(w.Mailbox) }); berr != nil && ctx.Err() == nil {
+			return fmt.Errorf("%s: %w", what, berr)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}

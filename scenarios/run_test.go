@@ -92,7 +92,7 @@ func TestLoadFileAndUnknownName(t *testing.T) {
 		t.Fatalf("Load(%s) = %v, %v", path, sc, err)
 	}
 	_, err = Load("no-such-scenario")
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, pop-vs-imap, smtp-mistakes`) {
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, open-relay-spam, pop-vs-imap, queue-and-retry, smarthost, smtp-mistakes, two-domains`) {
 		t.Errorf("Load(unknown) error = %v", err)
 	}
 }
@@ -259,12 +259,13 @@ func TestInfoJSON(t *testing.T) {
 	}
 	got := regexp.MustCompile(`127\.0\.0\.1:\d+`).ReplaceAllString(string(b), "127.0.0.1:PORT")
 	got = strings.ReplaceAll(got, filepath.Join(opts.Dir, "maildir"), "DIR")
+	got = strings.ReplaceAll(got, `"dir":"`+opts.Dir+`"`, `"dir":"LAB"`)
 	want := `{"agents":[` +
 		`{"name":"mx.example.test","kind":"mta","domains":["example.test"],"listen":{"smtp":"127.0.0.1:PORT"}},` +
 		`{"name":"mda.example.test","kind":"mda","domains":["example.test"],"listen":{"imap":"127.0.0.1:PORT","lmtp":"127.0.0.1:PORT","pop3":"127.0.0.1:PORT"}},` +
 		`{"name":"alice-laptop","kind":"mua","domains":[],"listen":{}}],` +
 		`"users":[{"address":"alice@example.test","password":"alice"},{"address":"bob@example.test","password":"bob"}],` +
-		`"maildir":"DIR"}`
+		`"maildir":"DIR","dir":"LAB"}`
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Info JSON (-want +got):\n%s", diff)
 	}

@@ -55,6 +55,27 @@ type Agent struct {
 	// Listen maps a listener ("smtp", "lmtp") to a fixed host:port.
 	Listen map[string]string
 
+	// Mail between domains (see internet.go).
+
+	// RelayFor lists who may relay through an MTA or smarthost: agent
+	// names and networks ("127.0.5.0/24"). An mta's default is its own
+	// site's network, like Postfix's mynetworks_style = subnet.
+	RelayFor []string
+	// RelayUsers are the users a smarthost relays for once authenticated.
+	RelayUsers []string
+	// Smarthost names the smarthost agent an MTA sends all outbound mail to.
+	Smarthost string
+	// RelayRefusal is the code that refuses relaying: 550 (default), 554 or 454.
+	RelayRefusal int
+	// Retry is the wait before each new attempt of a deferred message;
+	// MaxAge how long a message may wait before it bounces.
+	Retry  []time.Duration
+	MaxAge time.Duration
+	// Faults make an MTA misbehave on purpose.
+	Faults []FaultSpec
+	// Records are a dns agent's records besides the ones the lab makes.
+	Records []RecordSpec
+
 	at posMap // where each key's value is, for errors found after decoding
 }
 
@@ -68,6 +89,9 @@ const (
 	StepSMTP   = "smtp"   // a hand-typed SMTP dialogue
 	StepPOP3   = "pop3"   // a device downloads its mail over POP3
 	StepIMAP   = "imap"   // a device works on its mailbox over IMAP
+	StepStop   = "stop"   // stop an agent, as if its machine went down
+	StepStart  = "start"  // start a stopped agent again, on the same state
+	StepFlush  = "flush"  // an MTA retries every deferred message now
 )
 
 // Step is one item of steps. Kind says which of the other fields is set.
@@ -78,6 +102,7 @@ type Step struct {
 	Send   *Send
 	Wait   *Wait
 	Expect *Expect
+	Agent  string // stop, start, flush
 	SMTP   *Dialogue
 	POP3   *POP3
 	IMAP   *IMAP
@@ -110,6 +135,15 @@ type Wait struct {
 	Mailbox string
 	Count   int           // default 1
 	Timeout time.Duration // default DefaultWaitTimeout
+	// Queue, instead of Mailbox, waits on an MTA's queue: until a message
+	// in it has had Attempts delivery attempts, or, with Empty, until
+	// nothing is left in it.
+	//
+	//	- wait: {queue: mx.a.example, attempts: 2, timeout: 10s}
+	//	- wait: {queue: mx.a.example, empty: true}
+	Queue    string
+	Attempts int
+	Empty    bool
 
 	at posMap
 }

@@ -59,7 +59,10 @@ func (d *decoder) validate(sc *Scenario) {
 			continue
 		}
 		v.users[key] = u
-		if dom := domainOf(u.Address); !served[strings.ToLower(dom)] {
+		if dom := domainOf(u.Address); !served[strings.ToLower(dom)] && !hasDNS(sc) {
+			// With a dns agent the lab is an internet in miniature, and a
+			// user may live outside its domains: a spammer, say, who
+			// sends but has no mailbox here.
 			v.errorAt(p, "user %s: no mta or mda serves %s (add it to an agent's domains)", u.Address, dom)
 		}
 	}
@@ -85,7 +88,8 @@ func (v *validator) agent(a *Agent) {
 		}
 		return
 	}
-	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients", "max_connections"} {
+	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients", "max_connections",
+		"relay_for", "relay_users", "smarthost", "relay_refusal", "retry", "max_age", "faults", "records"} {
 		if p, has := a.at[key]; has && !contains(k.keys, key) {
 			v.errorAt(p, "%s: an agent of kind %s has no %s", key, a.Kind, key)
 		}
@@ -136,7 +140,19 @@ func (v *validator) step(st *Step) {
 			}
 		}
 	case StepWait:
+		if st.Wait.Queue != "" {
+			v.queueAgent(st.Wait.at.of("queue", st.Pos), "queue", st.Wait.Queue)
+			break
+		}
 		v.knownUser(st.Wait.at.of("mailbox", st.Pos), "mailbox", st.Wait.Mailbox)
+	case StepStop, StepStart:
+		if _, ok := v.agents[st.Agent]; !ok {
+			v.errorAt(st.Pos, "%s: no agent is called %q", st.Kind, st.Agent)
+		} else if a := v.agents[st.Agent]; a.Kind == "mua" {
+			v.errorAt(st.Pos, "%s: %s is an mua, a program on a device; stop and start servers", st.Kind, st.Agent)
+		}
+	case StepFlush:
+		v.queueAgent(st.Pos, "flush", st.Agent)
 	case StepExpect:
 		v.expect(st)
 	case StepPOP3:

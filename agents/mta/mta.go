@@ -70,10 +70,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/maillab/maillab/agents/queue"
+	"github.com/maillab/maillab/protocols/dns/dnsclient"
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/smtp/smtpclient"
@@ -115,6 +118,61 @@ type Config struct {
 	// message; 0 means 4, a negative number means a new connection for
 	// every message.
 	LMTPIdleConns int
+
+	// Policy says for whom the MTA relays, that is, accepts mail for a
+	// domain that is not its own: PolicyClosed (the default: trusted
+	// networks and authenticated users only), PolicyOpen (anyone: an open
+	// relay) or PolicySmarthost (listed client hosts and users only).
+	Policy Policy
+	// TrustedNets are the client networks that may relay, like Postfix's
+	// mynetworks. nil means none.
+	TrustedNets []netip.Prefix
+	// Passwords, when set, turns on SMTP AUTH (RFC 4954): address to
+	// password. A client that authenticates may relay (with
+	// PolicySmarthost: when listed in RelayUsers, or any if it is nil).
+	Passwords map[string]string
+	// RelayUsers are the authenticated users a smarthost relays for; nil
+	// means every user that authenticates.
+	RelayUsers []string
+	// RelayRefusal is the code of the reply that refuses relaying: 550 (the
+	// default, RFC 5321 section 3.6.2), 554 or 454 (what Postfix sends, by
+	// its smtpd_relay_restrictions and defer_unauth_destination).
+	RelayRefusal int
+
+	// QueueDir is the on-disk queue for mail that leaves the MTA. "" means
+	// no outbound delivery: mail for other domains is always refused.
+	QueueDir string
+	// Retry is the wait before each new attempt of a deferred message (the
+	// last one repeats); nil means the queue's RFC-like default. MaxAge is
+	// how long a message may wait before it is bounced; 0 means 5 days.
+	Retry  []time.Duration
+	MaxAge time.Duration
+	// Resolver finds the mail exchangers of a domain (MX, then A). nil
+	// means no DNS: only Smarthost given as an address can be reached.
+	Resolver *dnsclient.Resolver
+	// Smarthost, when set, receives all outbound mail instead of the
+	// recipients' MX hosts: a host name (resolved with A/AAAA, never MX,
+	// like Postfix's relayhost = [name]) or "host:port".
+	Smarthost string
+	// SMTPPort is the port of other MTAs; 0 means 25.
+	SMTPPort int
+	// LocalIP is the source address of outbound connections (each lab host
+	// has its own loopback address); the zero value lets the system pick.
+	LocalIP netip.Addr
+	// OutboundTimeout bounds each step of an outbound SMTP session; 0
+	// means 5 minutes (RFC 5321 section 4.5.3.2).
+	OutboundTimeout time.Duration
+	// MaxHops is the number of Received fields after which a message is
+	// refused as looping (554 5.4.6, RFC 5321 section 6.3); 0 means 50,
+	// Postfix's hopcount_limit.
+	MaxHops int
+	// Faults make the MTA misbehave on purpose, to show retries in class.
+	Faults []Fault
+	// Gate, when set, is called before each delivery attempt from the
+	// queue and may hold it back; the function it returns is called when
+	// the attempt is over (see queue.Options.Hold). A scenario uses it so
+	// that a transcript renders the same twice.
+	Gate func(ctx context.Context) (release func(), err error)
 }
 
 // MTA is a mail transfer agent. Build it with New.
@@ -133,6 +191,10 @@ type MTA struct {
 	cancel  context.CancelFunc
 	idle    []*lmtpConn
 	closed  bool // Stop has begun: no more pooling
+	q       *queue.Queue
+	trusted []netip.Prefix
+	relayTo map[string]bool // lower-case users a smarthost relays for
+	faults  *faults
 }
 
 // New checks cfg and returns an MTA. It opens nothing.
@@ -149,14 +211,39 @@ func New(cfg Config) (*MTA, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	if cfg.LMTP == "" {
+	if len(cfg.Domains) > 0 && cfg.LMTP == "" {
 		return fail("no LMTP address for the MDA")
 	}
-	if _, _, err := net.SplitHostPort(cfg.LMTP); err != nil {
-		return fail("LMTP address %q: %v", cfg.LMTP, err)
+	if cfg.LMTP != "" {
+		if _, _, err := net.SplitHostPort(cfg.LMTP); err != nil {
+			return fail("LMTP address %q: %v", cfg.LMTP, err)
+		}
 	}
-	if len(cfg.Domains) == 0 {
-		return fail("no Domains")
+	if len(cfg.Domains) == 0 && cfg.QueueDir == "" {
+		return fail("no Domains and no QueueDir: it would take no mail at all")
+	}
+	switch cfg.Policy {
+	case "":
+		cfg.Policy = PolicyClosed
+	case PolicyClosed, PolicyOpen, PolicySmarthost:
+	default:
+		return fail("unknown Policy %q", cfg.Policy)
+	}
+	switch cfg.RelayRefusal {
+	case 0:
+		cfg.RelayRefusal = 550
+	case 550, 554, 454:
+	default:
+		return fail("RelayRefusal %d: must be 550, 554 or 454", cfg.RelayRefusal)
+	}
+	if cfg.SMTPPort == 0 {
+		cfg.SMTPPort = 25
+	}
+	if cfg.OutboundTimeout <= 0 {
+		cfg.OutboundTimeout = 5 * time.Minute
+	}
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = 50
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -170,7 +257,18 @@ func New(cfg Config) (*MTA, error) {
 	if cfg.LMTPIdleConns == 0 {
 		cfg.LMTPIdleConns = 4
 	}
-	m := &MTA{cfg: cfg, domains: map[string]bool{}, users: map[string]bool{}, first: map[string]string{}}
+	m := &MTA{cfg: cfg, domains: map[string]bool{}, users: map[string]bool{}, first: map[string]string{}, trusted: cfg.TrustedNets}
+	if cfg.RelayUsers != nil {
+		m.relayTo = map[string]bool{}
+		for _, u := range cfg.RelayUsers {
+			m.relayTo[strings.ToLower(u)] = true
+		}
+	}
+	f, err := newFaults(cfg.Faults)
+	if err != nil {
+		return fail("%v", err)
+	}
+	m.faults = f
 	for _, d := range cfg.Domains {
 		p, err := mail.ParseAddress("postmaster@" + d)
 		if err != nil {
@@ -204,8 +302,17 @@ func randomID() string {
 // Name returns the agent's name.
 func (m *MTA) Name() string { return m.cfg.Name }
 
-// Kind returns "mta".
-func (m *MTA) Kind() string { return "mta" }
+// Kind returns the agent kind its policy makes: "mta", "open-relay" or
+// "smarthost".
+func (m *MTA) Kind() string {
+	switch m.cfg.Policy {
+	case PolicyOpen:
+		return "open-relay"
+	case PolicySmarthost:
+		return "smarthost"
+	}
+	return "mta"
+}
 
 // Start listens on Config.Listen and serves SMTP until Stop. It returns
 // once the socket is listening.
@@ -224,11 +331,15 @@ func (m *MTA) Start(ctx context.Context) error {
 	if m.cfg.Recorder != nil {
 		l = m.cfg.Recorder.Listen(l, m.cfg.Name, "smtp")
 	}
-	m.srv = smtpserver.New(smtpserver.Options{
-		Hostname:        m.cfg.Hostname,
-		MaxMessageBytes: m.cfg.MaxMessageBytes,
-		MaxRecipients:   m.cfg.MaxRecipients,
-	}, backend{m})
+	if m.cfg.QueueDir != "" {
+		q, err := m.openQueue()
+		if err != nil {
+			l.Close()
+			return err
+		}
+		m.q = q
+	}
+	m.srv = smtpserver.New(m.serverOptions(), backend{m})
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.done = make(chan struct{})
 	m.started = true
@@ -237,6 +348,9 @@ func (m *MTA) Start(ctx context.Context) error {
 		defer close(done)
 		_ = srv.Serve(l) // returns nil after Shutdown; closes l
 	}()
+	if m.q != nil {
+		m.q.Start() // what a previous run left in the queue goes now
+	}
 	return nil
 }
 
@@ -258,12 +372,24 @@ func (m *MTA) Stop(ctx context.Context) error {
 		return nil
 	}
 	err := srv.Shutdown(ctx)
+	var qerr error
+	if m.q != nil {
+		qerr = m.q.Stop(ctx) // cuts outbound sessions still running
+	}
 	cancel() // cuts LMTP hand-offs still running
 	<-done
-	if err != nil {
+	if err = errors.Join(err, qerr); err != nil {
 		return fmt.Errorf("mta %s: stop: %w", m.cfg.Name, err)
 	}
 	return nil
+}
+
+// Queue returns the MTA's outbound queue, or nil when it has none or is
+// not started.
+func (m *MTA) Queue() *queue.Queue {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.q
 }
 
 // Endpoints returns {"smtp": "127.0.0.1:port"} once started.
@@ -274,6 +400,12 @@ func (m *MTA) Endpoints() map[string]string {
 		return map[string]string{}
 	}
 	return map[string]string{"smtp": m.addr}
+}
+
+// isLocal says whether to is in one of the MTA's domains (the bare
+// <Postmaster> is).
+func (m *MTA) isLocal(to mail.Path) bool {
+	return to.Domain == "" || m.domains[to.DomainFold()]
 }
 
 // route returns the local mailbox that receives mail for to, or the reply
@@ -323,6 +455,7 @@ type session struct {
 	params smtp.MailParams
 	rcpts  []mail.Path // as the client wrote them
 	boxes  []string    // local mailboxes, without duplicates
+	remote []string    // recipients in other domains, to relay
 }
 
 // Mail starts a transaction and gives it a queue id, which the transcript
@@ -331,6 +464,9 @@ type session struct {
 //	C: MAIL FROM:<alice@a.test>
 //	S: 250 2.1.0 Sender OK
 func (s *session) Mail(from mail.Path, p smtp.MailParams) error {
+	if err := s.m.faults.hit("MAIL", s.info.Tracer); err != nil {
+		return err
+	}
 	s.reset()
 	s.qid = s.m.cfg.IDs()
 	s.from, s.params = from, p
@@ -343,6 +479,23 @@ func (s *session) Mail(from mail.Path, p smtp.MailParams) error {
 //	C: RCPT TO:<bob@elsewhere.test>
 //	S: 550 5.7.1 <bob@elsewhere.test>: Relay access denied
 func (s *session) Rcpt(to mail.Path) error {
+	if err := s.m.faults.hit("RCPT", s.info.Tracer); err != nil {
+		return err
+	}
+	if !s.m.isLocal(to) {
+		if err := s.m.mayRelay(s.info, to); err != nil {
+			return err
+		}
+		s.rcpts = append(s.rcpts, to)
+		addr := to.String()
+		for _, r := range s.remote {
+			if strings.EqualFold(r, addr) {
+				return nil
+			}
+		}
+		s.remote = append(s.remote, addr)
+		return nil
+	}
 	box, err := s.m.route(to)
 	if err != nil {
 		return err
@@ -374,6 +527,15 @@ func (s *session) Data(r io.Reader) error {
 		// handed on.
 		return err
 	}
+	if err := s.m.faults.hit("DATA", s.info.Tracer); err != nil {
+		return err
+	}
+	if hops := countReceived(msg); hops >= s.m.cfg.MaxHops {
+		// RFC 5321 section 6.3: a message with too many trace fields is
+		// looping between servers; RFC 3463 5.4.6 is "routing loop".
+		s.info.Tracer.Note(fmt.Sprintf("the message already has %d Received fields (limit %d): it is going round in a loop", hops, s.m.cfg.MaxHops))
+		return smtp.Errorf(smtp.C554Failed, "5.4.6", "Too many hops (%d Received fields): mail loop?", hops)
+	}
 	with := "SMTP"
 	if s.info.ESMTP {
 		with = "ESMTP" // RFC 3848 section 2
@@ -392,6 +554,9 @@ func (s *session) Data(r io.Reader) error {
 	full := make([]byte, 0, len(msg)+256)
 	full = append(append(full, rec.String()...), msg...)
 
+	if len(s.remote) > 0 {
+		return s.enqueue(full)
+	}
 	refused, err := s.m.handOff(s.qid, s.from, s.params, s.boxes, full)
 	if err != nil {
 		return err
@@ -412,7 +577,7 @@ func (s *session) Reset() { s.reset() }
 
 func (s *session) reset() {
 	s.qid, s.from, s.params = "", mail.Path{}, smtp.MailParams{}
-	s.rcpts, s.boxes = s.rcpts[:0], s.boxes[:0]
+	s.rcpts, s.boxes, s.remote = s.rcpts[:0], s.boxes[:0], s.remote[:0]
 }
 
 // Close ends the session.
@@ -440,11 +605,13 @@ type lmtpConn struct {
 
 // dial opens a new LMTP session with the MDA.
 func (m *MTA) dial(ctx context.Context) (*lmtpConn, error) {
-	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	d := &net.Dialer{}
+	if m.cfg.LocalIP.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: m.cfg.LocalIP.AsSlice()}
+	}
+	dial := d.DialContext
 	if m.cfg.Recorder != nil {
-		dial = m.cfg.Recorder.Dialer(m.cfg.Name, "lmtp", nil)
-	} else {
-		dial = (&net.Dialer{}).DialContext
+		dial = m.cfg.Recorder.Dialer(m.cfg.Name, "lmtp", d.DialContext)
 	}
 	lc := &lmtpConn{}
 	c, err := smtpclient.Dial(ctx, func(ctx context.Context, network, addr string) (net.Conn, error) {

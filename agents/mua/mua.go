@@ -70,6 +70,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -96,6 +97,10 @@ type Config struct {
 	BeforeCommand func(proto, line string) error
 	// Now is the clock for the Date field; nil means time.Now.
 	Now func() time.Time
+	// LocalAddr is the device's own address, the source of its
+	// connections (in a lab with a dns agent each host has one); the zero
+	// value lets the system choose.
+	LocalAddr netip.Addr
 }
 
 // MUA is a mail user agent.
@@ -157,10 +162,15 @@ func (m *MUA) dialer() func(ctx context.Context, network, addr string) (net.Conn
 // dialerFor is the one place that knows the Recorder may be nil; proto
 // ("smtp", "pop3", "imap") names the connections in the transcript.
 func (m *MUA) dialerFor(proto string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if m.cfg.Recorder == nil {
-		return nil
+	var base func(ctx context.Context, network, addr string) (net.Conn, error)
+	if m.cfg.LocalAddr.IsValid() {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: m.cfg.LocalAddr.AsSlice()}}
+		base = d.DialContext
 	}
-	return m.cfg.Recorder.Dialer(m.cfg.Name, proto, nil)
+	if m.cfg.Recorder == nil {
+		return base
+	}
+	return m.cfg.Recorder.Dialer(m.cfg.Name, proto, base)
 }
 
 // hook is Config.BeforeCommand for one protocol's client; nil when there is

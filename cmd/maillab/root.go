@@ -109,6 +109,8 @@ error, 3 the scenario file has mistakes, 4 the lab could not run, 130 stopped.`,
 		newUpCmd(s, g),
 		newSendCmd(s, g),
 		newFetchCmd(s, g),
+		newRelaytestCmd(s, g),
+		newQueueCmd(s, g),
 		newScenariosCmd(s, g),
 	)
 	return root

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,10 +19,11 @@ import (
 // upOptions are the flags and arguments of "maillab up".
 type upOptions struct {
 	transcriptOptions
-	scenario string
-	dir      string
-	portBase int
-	jsonInfo bool
+	scenario  string
+	dir       string
+	portBase  int
+	jsonInfo  bool
+	wellKnown bool
 }
 
 func newUpCmd(s streams, g *globalOptions) *cobra.Command {
@@ -60,6 +62,7 @@ and the transcript as text on stderr. Scripts and tests drive a lab this way.`,
 	f.BoolVar(&o.jsonInfo, "json", false, "print the endpoints as one JSON object on stdout (the transcript goes to stderr)")
 	f.StringVar(&o.dir, "dir", "", "keep the lab's state (Maildirs) in this directory instead of a temporary one")
 	f.IntVar(&o.portBase, "port-base", 0, "listen on stable ports N, N+1, ... instead of ports the system picks")
+	f.BoolVar(&o.wellKnown, "well-known-ports", false, "in a lab with a dns agent, listen on 25, 24, 110, 143 and 53 (needs root)")
 	return cmd
 }
 
@@ -72,7 +75,7 @@ func runUp(ctx context.Context, s streams, g *globalOptions, o *upOptions) error
 		return err
 	}
 	rec := transcripts.NewRecorder(transcripts.Options{MaxEvents: -1}) // events go to the renderer only
-	lab, err := scenarios.Start(ctx, sc, scenarios.Options{Dir: o.dir, Recorder: rec, PortBase: o.portBase})
+	lab, err := scenarios.Start(ctx, sc, scenarios.Options{Dir: o.dir, Recorder: rec, PortBase: o.portBase, WellKnownPorts: o.wellKnown})
 	if err != nil {
 		return withCode(exitRuntime, err)
 	}
@@ -121,13 +124,22 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 		if len(a.Domains) > 0 {
 			domains = " for " + strings.Join(a.Domains, ", ")
 		}
-		fmt.Fprintf(w, "  %-20s %-5s %s%s\n", a.Name, a.Kind, where, domains)
+		fmt.Fprintf(w, "  %-22s %-10s %s%s\n", a.Name, a.Kind, where, domains)
 	}
 	fmt.Fprintln(w, "\nAccounts:")
 	for _, u := range info.Users {
 		fmt.Fprintf(w, "  %-28s password %s\n", u.Address, u.Password)
 	}
 	fmt.Fprintf(w, "\nMaildirs: %s\n", info.Maildir)
+	if len(info.Queues) > 0 {
+		fmt.Fprintf(w, "Queues:   %s (see them with: maillab queue --dir %s)\n", filepath.Dir(info.Queues[0].Dir), info.Dir)
+	}
+	for _, a := range info.Agents {
+		if addr, ok := a.Listen["dns"]; ok {
+			host, port := splitHostPort(addr)
+			fmt.Fprintf(w, "DNS:      dig @%s -p %s MX <domain>   (dig +tcp for TCP)\n", host, port)
+		}
+	}
 	if host, port, to, ok := tryIt(info); ok {
 		fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, to, host, port)
 		pw := ""

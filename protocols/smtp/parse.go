@@ -45,15 +45,18 @@ func isAlnum(c byte) bool {
 }
 
 // ParseMailArg parses the argument of MAIL: "FROM:<path> [SIZE=n]
-// [BODY=7BIT|8BITMIME]" (RFC 5321 section 4.1.1.2, RFC 1870 section 3,
-// RFC 6152 section 2). "FROM:" and parameter names are case-insensitive and
-// a space after the colon is tolerated, as many clients send one.
+// [BODY=7BIT|8BITMIME] [AUTH=mailbox|<>]" (RFC 5321 section 4.1.1.2, RFC
+// 1870 section 3, RFC 6152 section 2, RFC 4954 section 5). "FROM:" and
+// parameter names are case-insensitive and a space after the colon is
+// tolerated, as many clients send one. AUTH= is parsed whatever the server
+// offers: a server that does not list AUTH in its EHLO reply refuses it
+// itself.
 //
 // Errors are *Error replies ready to be sent:
 //
 //	501 5.5.2  "FROM:" missing
 //	553 5.1.7  the path is not a valid address (the reason says why)
-//	501 5.5.4  a known parameter with a bad value (SIZE=abc, BODY=7bits), or repeated
+//	501 5.5.4  a known parameter with a bad value (SIZE=abc, BODY=7bits, AUTH=a+2), or repeated
 //	555 5.5.4  a parameter this server does not know (RFC 5321 section 4.1.1.11)
 func ParseMailArg(arg string) (mail.Path, MailParams, error) {
 	rest, ok := cutPrefixFold(arg, "FROM:")
@@ -100,6 +103,13 @@ func ParseMailArg(arg string) (mail.Path, MailParams, error) {
 				return mail.Path{}, MailParams{}, Errorf(C501SyntaxParams, "5.5.4", "BODY=%s: use BODY=7BIT or BODY=8BITMIME", printable(value))
 			}
 			p.Body = v
+		case "AUTH":
+			// RFC 4954 section 5: AUTH=<mailbox> or AUTH=<>, as xtext.
+			v, ok := decodeXtext(value)
+			if !hasValue || !ok || v == "" || v != "<>" && strings.ContainsAny(v, " <>") {
+				return mail.Path{}, MailParams{}, Errorf(C501SyntaxParams, "5.5.4", "AUTH=%s: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>", printable(value))
+			}
+			p.Auth = v
 		default:
 			// RFC 5321 section 4.1.1.11: unknown parameters get 555.
 			return mail.Path{}, MailParams{}, Errorf(C555ParamsNotRecognized, "5.5.4", "MAIL parameter %s not recognized", printable(key))
@@ -147,6 +157,35 @@ func ParseRcptArg(arg string) (mail.Path, error) {
 	}
 	return to, nil
 }
+
+// decodeXtext decodes xtext (RFC 3461 section 4): printable ASCII but "+"
+// and "=", and "+" followed by two upper-case hex digits for any octet.
+// The result must be printable ASCII too: an AUTH= mailbox has no control
+// characters.
+func decodeXtext(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			if i+2 >= len(s) || !isUpperHex(s[i+1]) || !isUpperHex(s[i+2]) {
+				return "", false
+			}
+			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			c = byte(n)
+			i += 2
+			if c < 33 || c > 126 {
+				return "", false
+			}
+		case c < 33 || c > 126 || c == '=':
+			return "", false
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), true
+}
+
+func isUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
 
 func cutPrefixFold(s, prefix string) (string, bool) {
 	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {

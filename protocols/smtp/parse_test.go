@@ -70,6 +70,10 @@ func TestParseMailArgValid(t *testing.T) {
 		{"FROM:<a@a.test> SIZE=99999999999999999999", mail.Path{Local: "a", Domain: "a.test"}, MailParams{Size: math.MaxInt64}},
 		{`FROM:<"x> y"@a.test> SIZE=5`, mail.Path{Local: `"x> y"`, Domain: "a.test"}, MailParams{Size: 5}},
 		{"FROM:<@relay.test:a@a.test>", mail.Path{Local: "a", Domain: "a.test"}, MailParams{}},
+		{"FROM:<a@a.test> AUTH=<>", mail.Path{Local: "a", Domain: "a.test"}, MailParams{Auth: "<>"}},
+		{"FROM:<a@a.test> auth=alice@a.test SIZE=5", mail.Path{Local: "a", Domain: "a.test"}, MailParams{Auth: "alice@a.test", Size: 5}},
+		// RFC 4954 section 5's example: "=" is written +3D in xtext.
+		{"FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com", mail.Path{Local: "e=mc2", Domain: "example.com"}, MailParams{Auth: "e=mc2@example.com"}},
 	}
 	for _, tt := range tests {
 		from, params, err := ParseMailArg(tt.arg)
@@ -100,6 +104,14 @@ func TestParseMailArgInvalid(t *testing.T) {
 		{"FROM:<a@a.test> SIZE=123456789012345678901", "501 5.5.4 SIZE=123456789012345678901 is not a number of octets"},
 		{"FROM:<a@a.test> SIZE=1 SIZE=2", "501 5.5.4 SIZE given twice"},
 		{"FROM:<a@a.test> BODY=BINARYMIME", "501 5.5.4 BODY=BINARYMIME: use BODY=7BIT or BODY=8BITMIME"},
+		{"FROM:<a@a.test> AUTH", "501 5.5.4 AUTH=: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=", "501 5.5.4 AUTH=: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=e=mc2@a.test", "501 5.5.4 AUTH=e=mc2@a.test: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=a+3d@a.test", "501 5.5.4 AUTH=a+3d@a.test: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=a+0A@a.test", "501 5.5.4 AUTH=a+0A@a.test: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=a+3", "501 5.5.4 AUTH=a+3: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=<a@a.test>", "501 5.5.4 AUTH=<a@a.test>: give the submitter's mailbox as xtext (RFC 3461 section 4), or <>"},
+		{"FROM:<a@a.test> AUTH=<> AUTH=<>", "501 5.5.4 AUTH given twice"},
 		{"FROM:<a@a.test> SMTPUTF8", "555 5.5.4 MAIL parameter SMTPUTF8 not recognized"},
 		{"FROM:<a@a.test> ret=full", "555 5.5.4 MAIL parameter RET not recognized"},
 		{"FROM:<a@a.test> X\x01=1", "555 5.5.4 MAIL parameter X? not recognized"},
@@ -209,6 +221,7 @@ func FuzzParseMailArg(f *testing.F) {
 		"FROM:<alice@a.test>", "FROM: <alice@a.test> SIZE=100 BODY=8BITMIME", "FROM:<>",
 		"from:<a@a.test> body=7bit", `FROM:<"q>d"@a.test> SIZE=1`, "FROM:<a@a.test> RET=FULL",
 		"FROM:<a@a.test> SIZE=99999999999999999999", "FROM:<@r.test:a@[IPv6:2001:db8::1]>",
+		"FROM:<a@a.test> AUTH=<>", "FROM:<a@a.test> AUTH=e+3Dmc2@example.com",
 	} {
 		f.Add(s)
 	}
@@ -221,7 +234,7 @@ func FuzzParseMailArg(f *testing.F) {
 			}
 			return
 		}
-		if p.Size < 0 || (p.Body != "" && p.Body != "7BIT" && p.Body != "8BITMIME") {
+		if p.Size < 0 || (p.Body != "" && p.Body != "7BIT" && p.Body != "8BITMIME") || strings.ContainsFunc(p.Auth, func(r rune) bool { return r <= ' ' || r > '~' }) {
 			t.Fatalf("ParseMailArg(%q) params = %#v", arg, p)
 		}
 		if _, err := mail.ParsePath(from.Bracketed()); err != nil {

@@ -6,7 +6,8 @@
 //
 // RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920
 // (PIPELINING), RFC 2034 and RFC 3463 (enhanced status codes), RFC 2033
-// (LMTP).
+// (LMTP), RFC 4954 (AUTH: reply codes and the AUTH= parameter of MAIL, whose
+// value is xtext, RFC 3461 section 4).
 package smtp
 
 import "fmt"
@@ -39,4 +40,8 @@ func (e *Error) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
 type MailParams struct {
 	Size int64  // SIZE= (RFC 1870); 0 when absent
 	Body string // BODY= value, upper-cased: "7BIT" or "8BITMIME" (RFC 6152); "" when absent
+	// Auth is the AUTH= value (RFC 4954 section 5), xtext-decoded: the
+	// mailbox that first submitted the message, e.g. "alice@a.test", or
+	// "<>" when that is unknown; "" when absent.
+	Auth string
 }

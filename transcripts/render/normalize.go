@@ -33,6 +33,10 @@ var (
 	// Socket addresses, "127.0.0.1:40312" or "[::1]:40312", keep their IP and
 	// get :PORT1, :PORT2... numbered per distinct address.
 	sockAddr = regexp.MustCompile(`(\b\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5})\b`)
+
+	// DNS message ids, "(id 4711," in the lines of a dns exchange, are
+	// random (RFC 5452 section 9.2) and become "(id <DNSID>,".
+	dnsID = regexp.MustCompile(`\(id \d{1,5},`)
 )
 
 // Normalize returns a copy of events that renders the same on every run, for
@@ -65,6 +69,9 @@ func Normalize(events []transcripts.Event) []transcripts.Event {
 			e.QueueID = n.seen["q:"+e.QueueID]
 		}
 		e.Line = n.text(e.Line)
+		if e.Proto == "dns" {
+			e.Line = dnsID.ReplaceAllLiteralString(e.Line, "(id <DNSID>,")
+		}
 		e.Client = n.text(e.Client)
 		e.Server = n.text(e.Server)
 		e.Agent = n.text(e.Agent)

@@ -16,6 +16,12 @@ type ConnInfo struct {
 	Helo       string      // the name given in HELO/EHLO/LHLO; "" before it
 	ESMTP      bool        // EHLO (or LHLO) rather than HELO
 	Tracer     wire.Tracer // for notes and the queue id; never nil
+
+	// User is the identity the client authenticated as with AUTH (RFC
+	// 4954), as the Authenticator accepted it; "" until then. It stays for
+	// the rest of the session (RSET and EHLO keep it), so a Session can
+	// read it at MAIL or RCPT time to decide, e.g., whether to relay.
+	User string
 }
 
 // Backend makes one Session per connection.

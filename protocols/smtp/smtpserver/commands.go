@@ -24,7 +24,11 @@ func (c *conn) cmdHelo(arg string) error { return c.greet("HELO", arg, false) }
 //	S: 250-SIZE 26214400
 //	S: 250-8BITMIME
 //	S: 250-ENHANCEDSTATUSCODES
+//	S: 250-AUTH PLAIN LOGIN
 //	S: 250 HELP
+//
+// AUTH is listed only when the server offers it (Options.Authenticator and
+// AllowInsecureAuth).
 func (c *conn) cmdEhlo(arg string) error { return c.greet("EHLO", arg, true) }
 
 // cmdLhlo is LMTP's EHLO (RFC 2033 section 4.1).
@@ -51,14 +55,17 @@ func (c *conn) greet(verb, arg string, esmtp bool) error {
 		c.reply(smtp.C250OK, "", first)
 		return nil
 	}
-	c.reply(smtp.C250OK, "",
+	keywords := []string{
 		first,
 		"PIPELINING", // RFC 2920
 		fmt.Sprintf("SIZE %d", c.opts.MaxMessageBytes), // RFC 1870 section 4
 		"8BITMIME",            // RFC 6152
 		"ENHANCEDSTATUSCODES", // RFC 2034
-		"HELP",
-	)
+	}
+	if c.authAdvertised() {
+		keywords = append(keywords, "AUTH "+authMechanisms) // RFC 4954 section 3
+	}
+	c.reply(smtp.C250OK, "", append(keywords, "HELP")...)
 	return nil
 }
 
@@ -74,6 +81,17 @@ func (c *conn) cmdMail(arg string) error {
 	if params.Size > c.opts.MaxMessageBytes {
 		// RFC 1870 section 6.1: a declared size over the limit gets 552.
 		return smtp.Errorf(smtp.C552TooBig, "5.3.4", "Message size %d exceeds the limit of %d octets", params.Size, c.opts.MaxMessageBytes)
+	}
+	if params.Auth != "" {
+		if !c.authAdvertised() {
+			// RFC 5321 section 4.1.1.11: as for any unknown parameter.
+			return smtp.Errorf(smtp.C555ParamsNotRecognized, "5.5.4", "MAIL parameter AUTH not recognized")
+		}
+		if c.info.User == "" {
+			// RFC 4954 section 5: from a client that has not
+			// authenticated, AUTH= is taken as AUTH=<> (submitter unknown).
+			params.Auth = "<>"
+		}
 	}
 	result := c.sess.Mail(from, params)
 	if failed(result) {
@@ -172,7 +190,7 @@ func (c *conn) cmdExpn(string) error {
 func (c *conn) cmdHelp(arg string) error {
 	if arg != "" {
 		cmd, ok := commands[strings.ToUpper(arg)]
-		if !ok || cmd.proto&c.proto() == 0 {
+		if !ok || cmd.proto&c.proto() == 0 || !c.offers(cmd) {
 			return smtp.Errorf(smtp.C504ParamNotImpl, "5.5.4", "No help for %q", arg)
 		}
 		c.reply(smtp.C214Help, "2.0.0", cmd.help)
@@ -180,7 +198,7 @@ func (c *conn) cmdHelp(arg string) error {
 	}
 	var verbs []string
 	for v, cmd := range commands {
-		if cmd.proto&c.proto() != 0 {
+		if cmd.proto&c.proto() != 0 && c.offers(cmd) {
 			verbs = append(verbs, v)
 		}
 	}

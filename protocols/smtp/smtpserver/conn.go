@@ -143,6 +143,9 @@ type command struct {
 	in    []smtp.State // states where it is allowed; nil: any
 	proto proto        // SMTP, LMTP or both
 	help  string       // HELP <verb> text
+	// offered, for an extension's command, reports whether this server
+	// offers it at all (AUTH needs an Authenticator); nil: always.
+	offered func(c *conn) bool
 }
 
 type proto int
@@ -174,6 +177,7 @@ func init() {
 		"VRFY": {fn: (*conn).cmdVrfy, proto: protoBoth, help: "VRFY <user>: ask whether a mailbox exists (this server will not say)"},
 		"EXPN": {fn: (*conn).cmdExpn, proto: protoBoth, help: "EXPN <list>: expand a mailing list (not implemented)"},
 		"HELP": {fn: (*conn).cmdHelp, proto: protoBoth, help: "HELP [command]: this text"},
+		"AUTH": {fn: (*conn).cmdAuth, in: states(smtp.StateReady), proto: protoSMTP, offered: (*conn).authConfigured, help: "AUTH PLAIN|LOGIN [initial-response]: log in (RFC 4954); answer each 334 with one base64 line, or * to give up"},
 	}
 }
 
@@ -212,6 +216,12 @@ func (c *conn) execute(line []byte) {
 		c.fail(smtp.Errorf(smtp.C500SyntaxError, "5.5.2", "Command %s not recognized", verb))
 		return
 	}
+	if !c.offers(cmd) {
+		// RFC 5321 section 4.2.4: 502 for a command known but not
+		// implemented, here an extension this server does not offer.
+		c.fail(smtp.Errorf(smtp.C502NotImplemented, "5.5.1", "%s not available on this server (the EHLO reply does not list it)", verb))
+		return
+	}
 	if cmd.in != nil && !contains(cmd.in, c.state) {
 		c.fail(c.badSequence(verb))
 		return
@@ -220,6 +230,9 @@ func (c *conn) execute(line []byte) {
 		c.fail(err)
 	}
 }
+
+// offers reports whether this server offers cmd (see command.offered).
+func (c *conn) offers(cmd command) bool { return cmd.offered == nil || cmd.offered(c) }
 
 func contains(list []smtp.State, s smtp.State) bool {
 	for _, x := range list {
@@ -239,6 +252,9 @@ func (c *conn) badSequence(verb string) *smtp.Error {
 		return smtp.Errorf(code, enh, "Send %s first", c.hello())
 	case verb == "MAIL":
 		return smtp.Errorf(code, enh, "Nested MAIL command: a transaction is open (RSET aborts it)")
+	case verb == "AUTH":
+		// RFC 4954 section 4: AUTH is not permitted during a transaction.
+		return smtp.Errorf(code, enh, "AUTH is not allowed during a mail transaction (RSET aborts it)")
 	case verb == "RCPT":
 		return smtp.Errorf(code, enh, "Need MAIL before RCPT")
 	case verb == "DATA" && c.state == smtp.StateMail:

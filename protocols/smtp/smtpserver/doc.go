@@ -4,12 +4,33 @@
 // Backend the agent provides (an MTA's queue, an MDA's mailboxes).
 //
 // Commands: HELO, EHLO (LMTP: LHLO instead of both), MAIL, RCPT, DATA, RSET,
-// NOOP, QUIT, VRFY (252), HELP (214), EXPN (502). EHLO advertises
-// PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES and HELP.
+// NOOP, QUIT, VRFY (252), HELP (214), EXPN (502), and AUTH when offered.
+// EHLO advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, HELP and,
+// when offered, AUTH PLAIN LOGIN.
+//
+// SMTP AUTH (RFC 4954) is offered when Options.Authenticator is set (never
+// with LMTP) and, while the lab has no TLS, Options.AllowInsecureAuth too.
+// Two mechanisms: PLAIN (RFC 4616), one base64 message "[authzid] NUL user
+// NUL password", and LOGIN (draft-murchison-sasl-login: never an RFC, but
+// widespread), user and password each in answer to a 334 prompt. Replies:
+// 235 2.7.0 success; 535 5.7.8 wrong credentials, or an authorization
+// identity other than the user's own; 501 5.5.2 a response that is not
+// base64 or not a PLAIN message; 501 5.7.0 the client cancelled with "*";
+// 504 5.5.4 unknown mechanism; 503 5.5.1 a second AUTH, AUTH during a
+// transaction or after HELO; 500 5.5.6 a response line over
+// Options.MaxAuthLineBytes; 538 5.7.11 AUTH without AllowInsecureAuth;
+// 502 5.5.1 AUTH on a server that does not offer it. A success sets
+// ConnInfo.User for the rest of the session (RSET does not undo it), which
+// is how a backend decides to relay for its users; a failure counts
+// towards Options.MaxErrors. MAIL takes the AUTH= parameter (RFC 4954
+// section 5) only when AUTH is offered; before AUTH it is read as AUTH=<>.
 //
 // What to watch in a transcript: the state notes (Connected -> Ready -> Mail
 // -> Rcpt -> Data -> Ready), the 503 5.5.1 answers to commands sent out of
-// order, and pipelined groups whose replies come back in one write.
+// order, pipelined groups whose replies come back in one write, and the
+// AUTH exchange: the lines carrying credentials are marked secret (masked
+// "***" by the renderer; decode one with base64 -d to see why TLS matters)
+// and notes say "authenticated as ..." or "authentication failed for ...".
 //
 // # Standards
 //
@@ -18,7 +39,9 @@
 // RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2034 and
 // RFC 3463 (enhanced status codes: every 2yz, 4yz and 5yz reply carries one,
 // except the greeting and the answer to HELO/EHLO/LHLO, as RFC 2034 section
-// 3 says; 354 is a 3yz and has none).
+// 3 says; 354 and 334 are 3yz and have none), RFC 4954 (AUTH), RFC 4616
+// (SASL PLAIN), draft-murchison-sasl-login (LOGIN, non-standard), RFC 3461
+// section 4 (xtext, for AUTH=).
 //
 // # Security
 //
@@ -28,8 +51,13 @@
 // (MaxMessageBytes), recipients (MaxRecipients), errors per session
 // (MaxErrors), connections (MaxConns) and the time every read and write may
 // take. A panic in a session is recovered at the connection boundary,
-// answered with 421 and logged. Nothing is encrypted or authenticated: the
-// lab runs on loopback.
+// answered with 421 and logged. Nothing is encrypted: the lab runs on
+// loopback, and AUTH passwords cross in clear (base64 only), which is why
+// AUTH also needs Options.AllowInsecureAuth. AUTH response lines are
+// bounded (MaxAuthLineBytes), failed logins count towards MaxErrors, and
+// an AUTH line with its initial response is bounded by MaxCommandBytes.
+// The Authenticator sees only user names and passwords, never base64 or
+// PLAIN's framing.
 //
 // Message text is checked against two classic tricks:
 //
@@ -51,5 +79,9 @@
 // and data timeouts (section 4.5.3.2.7), 1-minute write timeout. After a
 // refused DATA the server still reads the text to its final "." before it
 // answers, however long that takes (each read bounded by DataTimeout).
-// STARTTLS, AUTH, SMTPUTF8, DSN and CHUNKING are not implemented.
+// STARTTLS, SMTPUTF8, DSN and CHUNKING are not implemented; nor are the
+// AUTH mechanisms beyond PLAIN and LOGIN (CRAM-MD5, SCRAM, XOAUTH2), nor
+// the 500 extra octets RFC 4954 section 3 grants a MAIL line carrying
+// AUTH= (AUTH= values are short). AUTH takes response lines of up to
+// 12288 octets (MaxAuthLineBytes).
 package smtpserver
