@@ -539,6 +539,9 @@ func (s *session) Data(r io.Reader) error {
 	with := "SMTP"
 	if s.info.ESMTP {
 		with = "ESMTP" // RFC 3848 section 2
+		if s.info.User != "" {
+			with = "ESMTPA" // RFC 3848 section 2: ESMTP with AUTH
+		}
 	}
 	rec := mail.Received{
 		From:   s.info.Helo,

@@ -250,6 +250,20 @@ func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, 
 		m.note(qid, fmt.Sprintf("all outbound mail goes through the smarthost %s", m.cfg.Smarthost))
 		return []exchanger{x}, nil, ""
 	}
+	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
+		// An address literal (RFC 5321 section 4.1.3): no DNS, the
+		// address itself is the host (section 5.1).
+		lit := strings.TrimSuffix(strings.TrimPrefix(domain, "["), "]")
+		if v6, ok := strings.CutPrefix(lit, "IPv6:"); ok {
+			lit = v6
+		}
+		ip, err := netip.ParseAddr(lit)
+		if err != nil || strings.Contains(lit, "%") {
+			return nil, []queue.Result{{Status: "5.1.2", Diagnostic: "X-Maillab; bad address literal " + domain}}, ""
+		}
+		m.note(qid, fmt.Sprintf("%s is an address literal: no DNS lookup, straight to that address (RFC 5321 section 5.1)", domain))
+		return []exchanger{{host: domain, port: m.cfg.SMTPPort, ips: []netip.Addr{ip.Unmap()}}}, nil, ""
+	}
 	if m.cfg.Resolver == nil {
 		return nil, nil, "no DNS resolver configured: cannot look up MX records"
 	}
@@ -267,6 +281,25 @@ func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, 
 	}
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
 		return nil, []queue.Result{{Status: "5.1.10", Diagnostic: "X-Maillab; " + domain + " has a null MX: it accepts no mail (RFC 7505)"}}, ""
+	}
+	// RFC 5321 section 5.1: an MTA that finds itself among the MX hosts
+	// keeps only those with a lower preference than its own (a backup MX
+	// hands mail to the primary); if none is left, the mail loops.
+	for _, mx := range mxs {
+		if strings.EqualFold(strings.TrimSuffix(mx.Host, "."), m.cfg.Hostname) {
+			var better []dnsclient.MX
+			for _, x := range mxs {
+				if x.Preference < mx.Preference {
+					better = append(better, x)
+				}
+			}
+			if len(better) == 0 {
+				return nil, []queue.Result{{Status: "5.4.6", Diagnostic: fmt.Sprintf("X-Maillab; mail for %s loops back to myself: I am its best MX (%s)", domain, m.cfg.Hostname)}}, ""
+			}
+			m.note(qid, fmt.Sprintf("this MTA is MX %d for %s itself: only the MX hosts with a lower preference remain (RFC 5321 section 5.1)", mx.Preference, domain))
+			mxs = better
+			break
+		}
 	}
 	var list []string
 	var out []exchanger

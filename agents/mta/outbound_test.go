@@ -275,7 +275,7 @@ func TestFaultThenRetryDeliversOnce(t *testing.T) {
 		t.Errorf("bob has %d messages, want 1", len(msgs))
 	}
 	notes := sender.notes() + peer.notes()
-	for _, want := range []string{"fault injected by the scenario: answering RCPT with 451", "delivered to <bob@c.test> by"} {
+	for _, want := range []string{"fault injected by the scenario: answering RCPT with 451", "delivered to <bob@c.test> via"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}

@@ -142,19 +142,32 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 	}
 	if host, port, to, ok := tryIt(info); ok {
 		fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, to, host, port)
-		pw := ""
-		for _, u := range info.Users {
-			if u.Address == to {
-				pw = u.Password
+		if len(info.Queues) > 0 {
+			// Mail between domains: from this machine (127.0.0.1) the
+			// MTAs relay only for users who log in.
+			doms := domainOfAgent(info, host, port)
+			if u, ok := userIn(info, doms); ok {
+				other := "someone@elsewhere.example"
+				for _, x := range info.Users {
+					if _, mine := userIn(scenarios.LabInfo{Users: []scenarios.UserInfo{x}}, doms); !mine {
+						other = x.Address
+					}
+				}
+				fmt.Fprintf(w, "  swaks --server %s --port %s --auth PLAIN --auth-user %s --auth-password %s --to %s\n", host, port, u.Address, u.Password, other)
 			}
 		}
 		for _, a := range info.Agents {
+			u, ok := userIn(info, a.Domains)
+			if !ok {
+				continue
+			}
 			if addr, ok := a.Listen["pop3"]; ok {
-				fmt.Fprintf(w, "  maillab fetch --pop3 %s --user %s --password %s\n", addr, to, pw)
+				fmt.Fprintf(w, "  maillab fetch --pop3 %s --user %s --password %s\n", addr, u.Address, u.Password)
 			}
 			if addr, ok := a.Listen["imap"]; ok {
-				fmt.Fprintf(w, "  maillab fetch --imap %s --user %s --password %s\n", addr, to, pw)
-				fmt.Fprintf(w, "  Thunderbird: IMAP server %s, port %s, no connection security, normal password, user %s\n", host, splitPort(addr), to)
+				ihost, iport := splitHostPort(addr)
+				fmt.Fprintf(w, "  maillab fetch --imap %s --user %s --password %s\n", addr, u.Address, u.Password)
+				fmt.Fprintf(w, "  Thunderbird: IMAP server %s, port %s, no connection security, normal password, user %s\n", ihost, iport, u.Address)
 			}
 		}
 	}
@@ -182,9 +195,28 @@ func tryIt(info scenarios.LabInfo) (host, port, to string, ok bool) {
 	return "", "", "", false
 }
 
-func splitPort(addr string) string {
-	_, port := splitHostPort(addr)
-	return port
+// userIn returns the last user of the lab in one of domains (usually the
+// recipient of the scenario's story).
+func userIn(info scenarios.LabInfo, domains []string) (scenarios.UserInfo, bool) {
+	for i := len(info.Users) - 1; i >= 0; i-- {
+		u := info.Users[i]
+		for _, d := range domains {
+			if strings.HasSuffix(strings.ToLower(u.Address), "@"+strings.ToLower(d)) {
+				return u, true
+			}
+		}
+	}
+	return scenarios.UserInfo{}, false
+}
+
+// domainOfAgent returns the domains of the agent listening on host:port.
+func domainOfAgent(info scenarios.LabInfo, host, port string) []string {
+	for _, a := range info.Agents {
+		if a.Listen["smtp"] == host+":"+port {
+			return a.Domains
+		}
+	}
+	return nil
 }
 
 func splitHostPort(addr string) (string, string) {

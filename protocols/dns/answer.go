@@ -248,6 +248,14 @@ func (t *txn) lookup() {
 	qname := q.Name.String()
 	name := lowerASCII(qname)
 	z := t.a.zoneOf(name)
+	if z == nil && (name == "invalid." || strings.HasSuffix(name, ".invalid.")) {
+		// RFC 6761 section 6.4: names under .invalid never exist, and a
+		// name server should say so at once rather than refuse. (A mail
+		// server then bounces mail for them instead of retrying for days:
+		// maillab relaytest aims its probes at relay-test.invalid.)
+		t.fail(dnsmessage.RCodeNameError, "no such name %s: .invalid names never exist (RFC 6761)", prose(q.Name))
+		return
+	}
 	if z == nil {
 		// Not our zone, and we do not recurse: REFUSED (RFC 1035
 		// section 4.1.1; RFC 8906 section 3.1.4 prefers it to silence).

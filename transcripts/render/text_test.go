@@ -344,12 +344,12 @@ func TestRecordedDialogueRendersStably(t *testing.T) {
 			served <- err
 			return
 		}
-		defer c.Close()
 		r := bufio.NewReader(c)
 		tr := wire.TracerOf(c)
 		for _, step := range []string{"220 mx.a.test ESMTP", "<EHLO", "250 mx.a.test", "<MAIL", "250 2.1.0 OK", "<QUIT", "221 2.0.0 Bye"} {
 			if strings.HasPrefix(step, "<") {
 				if _, err := r.ReadString('\n'); err != nil {
+					c.Close()
 					served <- err
 					return
 				}
@@ -359,10 +359,13 @@ func TestRecordedDialogueRendersStably(t *testing.T) {
 				continue
 			}
 			if _, err := io.WriteString(c, step+"\r\n"); err != nil {
+				c.Close()
 				served <- err
 				return
 			}
 		}
+		// Closed before the test reads the events: the close is recorded.
+		c.Close()
 		served <- nil
 	}()
 	c, err := rec.Dialer("alice", "smtp", nil)(context.Background(), "tcp", l.Addr().String())
