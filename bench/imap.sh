@@ -7,6 +7,7 @@
 #   bash bench/imap.sh              # default bounds
 #   DUR=30 bash bench/imap.sh       # longer loads (seconds each)
 #   NO_DOVECOT=1 bash bench/imap.sh # maillab only
+#   IDLE_ONLY=1 bash bench/imap.sh  # only the idle stage (bob's messages only)
 #
 # Measurements, each bounded in count and in time (DUR seconds):
 #   fetch    FETCH 1:1000 (BODY.PEEK[HEADER]) on bob's 1,000 messages
@@ -153,13 +154,14 @@ echo "== maillab up bench/durable.yaml: IMAP from the MDA's Maildir store ($(npr
 up
 say "seeding over SMTP to the lab's MTA ($SMTP): 1,000 messages for bob, 10,000 for alice"
 say "  $("$work/smtpload" -addr "$SMTP" -n 1000 -c 10 -per-conn 100 -to bob@example.test -max-time 120s)"
-say "  $("$work/smtpload" -addr "$SMTP" -n 10000 -c 10 -per-conn 100 -to alice@example.test -max-time 300s)"
+[ -n "${IDLE_ONLY:-}" ] || say "  $("$work/smtpload" -addr "$SMTP" -n 10000 -c 10 -per-conn 100 -to alice@example.test -max-time 300s)"
 bob=$MAILDIR/example.test/bob alice=$MAILDIR/example.test/alice
 echo "Maildirs: bob $(count "$bob"), alice $(count "$alice") messages"
 # Dovecot gets the very same files, before an IMAP session moved them to cur/.
 mkdir -p "$work/dovecot/mail"
 cp -a "$MAILDIR/example.test" "$work/dovecot/mail/"
 
+if [ -z "${IDLE_ONLY:-}" ]; then
 echo "-- FETCH of 1,000 message headers, SEARCH over 10,000 messages (one client, repeated)"
 load maillab_fetch "$IMAP" -mode cmd -c 1 -n 200 -cmd 'FETCH 1:1000 (BODY.PEEK[HEADER])'
 load maillab_search_from "$IMAP" -mode cmd -c 1 -n 200 -user alice@example.test -pass alice -cmd 'SEARCH FROM "carol"'
@@ -176,6 +178,9 @@ hwm=$(vm "$PID" VmHWM)
 say "maillab peak RSS (VmHWM) at 50 clients: $(awk -v k="$hwm" 'BEGIN {printf "%.1f MB", k/1024}')"
 record maillab_peak50_mb "$(awk -v k="$hwm" 'BEGIN {printf "%.1f", k/1024}')"
 down
+else
+down
+fi
 
 echo "-- $IDLE_N idle connections (LOGIN, SELECT INBOX, IDLE), a fresh process"
 up
@@ -261,6 +266,7 @@ EOF
     echo "$r $s $n"
   }
   echo "== reference: Dovecot $(dovecot --version | cut -d' ' -f1), private instance on $DADDR (process per login: imap-login, then imap per session)"
+  if [ -z "${IDLE_ONLY:-}" ]; then
   echo "-- FETCH of 1,000 message headers, SEARCH over 10,000 messages (one client, repeated)"
   load dovecot_fetch "$DADDR" -mode cmd -c 1 -n 200 -cmd 'FETCH 1:1000 (BODY.PEEK[HEADER])'
   load dovecot_search_from "$DADDR" -mode cmd -c 1 -n 200 -user alice@example.test -pass alice -cmd 'SEARCH FROM "carol"'
@@ -287,6 +293,7 @@ EOF
   say "Dovecot peak at 50 clients: RSS sum $(awk -v k="$mr" 'BEGIN {printf "%.1f", k/1024}') MB, PSS sum $(awk -v k="$mp" 'BEGIN {printf "%.1f", k/1024}') MB, up to $mn processes"
   record dovecot_peak50_rss_mb "$(awk -v k="$mr" 'BEGIN {printf "%.1f", k/1024}')"
   record dovecot_peak50_pss_mb "$(awk -v k="$mp" 'BEGIN {printf "%.1f", k/1024}')"
+  fi
   echo "-- $IDLE_N idle connections (LOGIN, SELECT INBOX, IDLE)"
   idle_mem dovecot_idle "$DADDR" dovecot_mem
   errs=$(grep -ciE 'error|fatal|panic' "$d/dovecot.log" || true)
@@ -305,6 +312,7 @@ verdict() { # verdict VALUE OP TARGET
     print (ok ? "ok" : "MISSED") }'
 }
 echo "== summary (DUR=${DUR}s per load, IDLE_N=$IDLE_N; targets from issue 3; load average now $(la))"
+if [ -z "${IDLE_ONLY:-}" ]; then
 for k in fetch search_from search_unseen; do
   m=$(result "maillab_$k") v=$(result "dovecot_$k")
   echo "$k: maillab ${m:-?}/s (p50 $(result "maillab_${k}_p50")) / Dovecot ${v:-?}/s (p50 $(result "dovecot_${k}_p50")) = $(ratio "$m" "$v")"
@@ -320,5 +328,6 @@ echo "logins: maillab ${m:-?}/s / Dovecot ${v:-?}/s = $r (target >= 3.00) $(verd
 m=$(result maillab_peak50_mb) v=$(result dovecot_peak50_pss_mb)
 r=$(ratio "$m" "$v")
 echo "peak memory at 50 clients: maillab ${m:-?} MB (VmHWM) / Dovecot ${v:-?} MB (PSS sum; RSS sum $(result dovecot_peak50_rss_mb) MB) = $r (target <= 1.00) $(verdict "$r" '<=' 1)"
+fi
 m=$(result maillab_idle_rss_kib) o=$(result maillab_idle_open)
 echo "per idle connection: maillab ${m:-?} KiB RSS over ${o:-?} open of $IDLE_N (target < 32) $(verdict "$m" '<' 32); Dovecot $(result dovecot_idle_pss_kib) KiB PSS ($(result dovecot_idle_rss_kib) KiB RSS) over $(result dovecot_idle_open) open"

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"weak"
 )
 
 // Folder is a handle on one folder of a User, for the operations that need
@@ -110,7 +111,13 @@ func (f *Folder) Watch() (*Watch, error) {
 // goroutine should call its methods, except Ready.
 //
 // A View holds per message only a pointer to data every View of the
-// folder shares and the flags its session was told: 9 octets.
+// folder shares and the flags its session was told: 9 octets, and not even
+// that while it agrees with the folder: Views that know the folder as it is
+// share one immutable snapshot of those two arrays (and of the UIDs, for
+// the IMAP server), and a View copies them only when its session's
+// knowledge departs from the folder's (copy on write, see own). With 1,000
+// IMAP sessions idling on one 1,000-message INBOX that is 13 KB per
+// session saved (8 KB of pointers, 1 KB of flags, 4 KB of UIDs).
 type View struct {
 	fs       *folderState
 	w        *Watch
@@ -120,11 +127,138 @@ type View struct {
 	// Select: Messages shows the messages from it on as recent.
 	selRecent uint32
 
-	mu     sync.Mutex
-	msgs   []*msgData // what the session has been told, ascending UID
-	flags  []Flags    // the flags it was told, parallel to msgs
+	mu    sync.Mutex
+	msgs  []*msgData // what the session has been told, ascending UID
+	flags []Flags    // the flags it was told, parallel to msgs
+	// snap is set while msgs and flags are snap's arrays, shared with
+	// other Views: they must not be modified (own copies them first).
+	snap   *viewSnap
 	recent []uidRange // read-write: the UIDs claimed as recent by this View
 	closed bool
+}
+
+// viewSnap is a folder's messages as Views know them (msgs and flags as
+// in View) and their UIDs, shared by every View that knows exactly that.
+// It is never modified once made.
+type viewSnap struct {
+	msgs  []*msgData
+	flags []Flags
+	uids  []uint32
+}
+
+// snaps holds the latest snapshot of each folder, weakly: a snapshot lives
+// as long as a View uses it, and a folder's entry is replaced when the
+// folder changed. Keys are weak too, so that a deleted folder's state is
+// not kept; dead entries are dropped when the map has doubled.
+var snaps struct {
+	mu    sync.Mutex
+	m     map[weak.Pointer[folderState]]weak.Pointer[viewSnap]
+	purge int // purge dead entries when len(m) reaches it
+}
+
+// snapLocked returns a snapshot of fs.msgs as a View knows them right
+// after Select: the cached one when it still matches (len(fs.msgs)
+// comparisons, no allocation), or a new one. Called with fs.mu held.
+func (fs *folderState) snapLocked() *viewSnap {
+	if sn := cachedSnap(fs); sn != nil && fs.matchesLocked(sn.msgs, sn.flags) {
+		return sn
+	}
+	msgs := make([]*msgData, len(fs.msgs))
+	flags := make([]Flags, len(fs.msgs))
+	for i := range fs.msgs {
+		msgs[i] = fs.shareLocked(i)
+		flags[i] = fs.msgs[i].flags
+	}
+	return cacheSnap(fs, msgs, flags)
+}
+
+// cachedSnap returns the latest snapshot made of fs, if it is still used.
+func cachedSnap(fs *folderState) *viewSnap {
+	snaps.mu.Lock()
+	defer snaps.mu.Unlock()
+	return snaps.m[weak.Make(fs)].Value()
+}
+
+// cacheSnap makes msgs and flags (never to be modified again) a snapshot,
+// fs's latest.
+func cacheSnap(fs *folderState, msgs []*msgData, flags []Flags) *viewSnap {
+	sn := &viewSnap{msgs: slices.Clip(msgs), flags: slices.Clip(flags), uids: make([]uint32, len(msgs))}
+	for i, d := range msgs {
+		sn.uids[i] = d.uid
+	}
+	snaps.mu.Lock()
+	defer snaps.mu.Unlock()
+	if snaps.m == nil {
+		snaps.m = make(map[weak.Pointer[folderState]]weak.Pointer[viewSnap])
+	}
+	if len(snaps.m) >= snaps.purge {
+		for k, v := range snaps.m {
+			if k.Value() == nil || v.Value() == nil {
+				delete(snaps.m, k)
+			}
+		}
+		snaps.purge = max(2*len(snaps.m), 16)
+	}
+	snaps.m[weak.Make(fs)] = weak.Make(sn)
+	return sn
+}
+
+// matchesLocked reports whether msgs and flags are the folder's messages
+// as they are now (the same shared data, the same flags). Called with
+// fs.mu held.
+func (fs *folderState) matchesLocked(msgs []*msgData, flags []Flags) bool {
+	if len(msgs) != len(fs.msgs) {
+		return false
+	}
+	for i := range fs.msgs {
+		if flags[i] != fs.msgs[i].flags || msgs[i] != fs.shareLocked(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// own makes msgs and flags the View's own, before a change.
+func (v *View) own() {
+	if v.snap != nil {
+		v.msgs = slices.Clone(v.msgs)
+		v.flags = slices.Clone(v.flags)
+		v.snap = nil
+	}
+}
+
+// reshare makes a View with its own copy share a snapshot again when it
+// knows what one holds: after the updates every session takes (a delivery,
+// a flag change) the sessions converge on one snapshot instead of keeping
+// a copy each. It compares the View with the folder's latest snapshot
+// first (two slice comparisons, no lock). Failing that, when the View
+// knows the folder as it is now, its arrays become the folder's snapshot,
+// for the others to adopt. That comparison costs len(msgs) steps under the
+// folder's lock, so it is only made when the session has taken every
+// change signalled to it (Ready empty): the sessions of a busy folder, a
+// few changes behind at every update, would pay it for nothing (in the
+// 50-client mixed load of bench/imap.sh, some 1,300 STOREs a second each
+// made 49 other sessions compare 1,000 messages, at some 15 ns each: most
+// of a core). Called with v.mu held, and v.fs.mu when fsLocked.
+func (v *View) reshare(fsLocked bool) {
+	if v.snap != nil {
+		return
+	}
+	if sn := cachedSnap(v.fs); sn != nil && slices.Equal(sn.msgs, v.msgs) && slices.Equal(sn.flags, v.flags) {
+		v.msgs, v.flags, v.snap = sn.msgs, sn.flags, sn
+		return
+	}
+	if len(v.w.Ready()) > 0 {
+		return
+	}
+	if !fsLocked {
+		v.fs.mu.Lock()
+		defer v.fs.mu.Unlock()
+	}
+	if v.fs.matchesLocked(v.msgs, v.flags) {
+		sn := cacheSnap(v.fs, v.msgs, v.flags)
+		v.msgs, v.flags, v.snap = sn.msgs, sn.flags, sn
+	}
 }
 
 // uidRange is the UIDs from lo up to hi, hi excluded.
@@ -153,12 +287,8 @@ func (u *User) Select(name string, readOnly bool) (*View, error) {
 			return nil, err
 		}
 	}
-	v.msgs = make([]*msgData, len(fs.msgs))
-	v.flags = make([]Flags, len(fs.msgs))
-	for i := range fs.msgs {
-		v.msgs[i] = fs.shareLocked(i)
-		v.flags[i] = fs.msgs[i].flags
-	}
+	sn := fs.snapLocked()
+	v.msgs, v.flags, v.snap = sn.msgs, sn.flags, sn
 	// Subscribed under fs.mu: every later change is published after this.
 	v.w = fs.hub.watch()
 	return v, nil
@@ -200,6 +330,7 @@ func (v *View) find(uid uint32) (int, bool) {
 
 // learn adds a message the session is told about.
 func (v *View) learn(d *msgData, f Flags) {
+	v.own()
 	i, ok := v.find(d.uid)
 	if ok {
 		v.flags[i] = f
@@ -211,6 +342,10 @@ func (v *View) learn(d *msgData, f Flags) {
 
 // forget drops the messages with uids from what the session knows.
 func (v *View) forget(uids []uint32) {
+	if len(uids) == 0 {
+		return
+	}
+	v.own()
 	if len(uids) == 1 {
 		if i, ok := v.find(uids[0]); ok {
 			v.msgs = slices.Delete(v.msgs, i, i+1)
@@ -329,6 +464,23 @@ func (v *View) Flags(uid uint32) (Flags, bool) {
 func (v *View) UIDs() []uint32 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.uidsLocked()
+}
+
+// SharedUIDs is UIDs, but returns the array shared by every View of the
+// folder that knows the same messages when there is one: the caller must
+// not modify it (its capacity is its length, so an append copies). The
+// IMAP server keeps it as the session's sequence numbers at SELECT.
+func (v *View) SharedUIDs() []uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.snap != nil {
+		return slices.Clip(v.snap.uids)
+	}
+	return v.uidsLocked()
+}
+
+func (v *View) uidsLocked() []uint32 {
 	out := make([]uint32, len(v.msgs))
 	for i, d := range v.msgs {
 		out[i] = d.uid
@@ -403,11 +555,15 @@ func (v *View) Updates() ([]Event, error) {
 			if !ok || v.flags[i] == ev.Message.Flags {
 				continue
 			}
+			v.own()
 			ev.Old = v.flags[i]
 			v.flags[i] = ev.Message.Flags
 			ev.Message.Recent = !v.readOnly && v.claimed(uid)
 		}
 		out = append(out, ev)
+	}
+	if len(out) > 0 {
+		v.reshare(locked)
 	}
 	return out, nil
 }
@@ -458,11 +614,8 @@ func (v *View) resync() ([]Event, error) {
 	}
 	// Then the folder's messages the session does not know, or knows
 	// with other flags; the session knows the folder as it is after.
-	msgs := make([]*msgData, len(fs.msgs))
-	flags := make([]Flags, len(fs.msgs))
 	for i := range fs.msgs {
 		e := &fs.msgs[i]
-		msgs[i], flags[i] = fs.shareLocked(i), e.flags
 		k, ok := v.find(e.uid)
 		switch {
 		case !ok:
@@ -471,7 +624,8 @@ func (v *View) resync() ([]Event, error) {
 			out = append(out, Event{Kind: EventFlags, Message: e.info(!v.readOnly && v.claimed(e.uid)), Old: v.flags[k]})
 		}
 	}
-	v.msgs, v.flags = msgs, flags
+	sn := fs.snapLocked()
+	v.msgs, v.flags, v.snap = sn.msgs, sn.flags, sn
 	return out, nil
 }
 
@@ -532,10 +686,14 @@ func (v *View) SetFlags(uids []uint32, op FlagOp, flags Flags) ([]MessageInfo, e
 	}
 	res, err := v.fs.setFlags(v.w, v.knownUIDs(uids), op, flags)
 	for i := range res {
-		if k, ok := v.find(res[i].UID); ok {
+		if k, ok := v.find(res[i].UID); ok && v.flags[k] != res[i].Flags {
+			v.own()
 			v.flags[k] = res[i].Flags
 		}
 		res[i].Recent = v.claimed(res[i].UID)
+	}
+	if len(res) > 0 {
+		v.reshare(false)
 	}
 	return res, err
 }

@@ -141,6 +141,18 @@ func ReadHeaderBlock(r io.Reader) ([]byte, error) {
 	}
 }
 
+// UIDLister is an optional interface of a Mailbox that can share one array
+// of UIDs among the sessions that selected the same mailbox. UIDs returns
+// the UIDs of what Messages returns, in the same order, called right after
+// it at SELECT; the server keeps the slice as the session's sequence
+// numbers, never modifies it (it copies it before the first change: an
+// EXISTS, an EXPUNGE), and the Mailbox must not modify it either. Without
+// it (or when the two disagree) the server makes its own copy: 4 octets a
+// message per session.
+type UIDLister interface {
+	UIDs() []uint32
+}
+
 // StoreOp says how Mailbox.Store changes flags (RFC 3501 section 6.4.6).
 type StoreOp int
 

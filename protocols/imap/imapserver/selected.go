@@ -17,16 +17,32 @@ import (
 //
 // Per message the session keeps only its UID, 4 octets: flags, sizes and
 // dates come from Mailbox.Lookup when a command needs them, so that many
-// sessions with a large mailbox selected (IDLE clients) cost little.
+// sessions with a large mailbox selected (IDLE clients) cost little. Not
+// even that while the Mailbox shares one array of UIDs among the sessions
+// that know the same messages (UIDLister): uids is then that array until
+// the session's view departs from it (copy on write, ownUIDs), and goes
+// back to it when they agree again (reshareUIDs). With mda's Maildir
+// backend that is 4 KB less per session on a 1,000-message INBOX.
 type selected struct {
 	name     string
 	mbox     Mailbox
 	hr       HeaderReader // mbox, when it implements HeaderReader
 	readOnly bool
-	uids     []uint32    // ascending
-	gone     []uint32    // ascending, among uids: expunged, waiting for their EXPUNGE response
-	recent   []uint32    // ascending, among uids: the messages recent to this session
-	cache    headerCache // header fields SEARCH read
+	uids     []uint32 // ascending; shared with other sessions while sharedUIDs
+	// sharedUIDs: uids is the Mailbox's shared array (UIDLister), to be
+	// copied before any change (ownUIDs).
+	sharedUIDs bool
+	gone       []uint32    // ascending, among uids: expunged, waiting for their EXPUNGE response
+	recent     []uint32    // ascending, among uids: the messages recent to this session
+	cache      headerCache // header fields SEARCH read
+}
+
+// ownUIDs makes uids the session's own before a change.
+func (s *selected) ownUIDs() {
+	if s.sharedUIDs {
+		s.uids = slices.Clone(s.uids)
+		s.sharedUIDs = false
+	}
 }
 
 // find returns the index of uid in the view, or -1.
@@ -59,6 +75,7 @@ func (s *selected) isRecent(uid uint32) bool {
 // removeAt drops the message at index i from the view.
 func (s *selected) removeAt(i int) {
 	uid := s.uids[i]
+	s.ownUIDs()
 	s.uids = slices.Delete(s.uids, i, i+1)
 	if j, ok := slices.BinarySearch(s.gone, uid); ok {
 		s.gone = slices.Delete(s.gone, j, j+1)
@@ -182,9 +199,17 @@ func (c *conn) cmdSelect(cmd *imap.Command) error {
 	// The messages, with their flags, sizes and dates, are only read
 	// here: the session keeps their UIDs.
 	msgs := mbox.Messages()
-	s.uids = make([]uint32, len(msgs))
+	if l, ok := mbox.(UIDLister); ok {
+		s.uids, s.sharedUIDs = slices.Clip(l.UIDs()), true
+	}
+	if len(s.uids) != len(msgs) {
+		s.uids, s.sharedUIDs = make([]uint32, len(msgs)), false
+	}
 	for i, m := range msgs {
-		s.uids[i] = m.UID
+		if s.uids[i] != m.UID {
+			s.ownUIDs() // a Mailbox that does not keep the contract
+			s.uids[i] = m.UID
+		}
 		if m.Recent {
 			s.recent = append(s.recent, m.UID)
 		}
@@ -345,6 +370,7 @@ func (c *conn) reportUpdates(allowExpunge bool) {
 			if u.UID <= s.maxUID() {
 				continue // already in the view
 			}
+			s.ownUIDs()
 			s.uids = append(s.uids, u.UID)
 			if u.Recent {
 				s.recent = append(s.recent, u.UID)
@@ -372,6 +398,7 @@ func (c *conn) reportUpdates(allowExpunge bool) {
 		c.untagged("%d EXISTS", len(s.uids))
 		c.untagged("%d RECENT", len(s.recent))
 	}
+	changed := exists
 	if allowExpunge && len(s.gone) > 0 {
 		for _, uid := range slices.Clone(s.gone) {
 			if i := s.find(uid); i >= 0 {
@@ -380,6 +407,23 @@ func (c *conn) reportUpdates(allowExpunge bool) {
 			}
 		}
 		s.gone = nil
+		changed = true
+	}
+	if changed {
+		s.reshareUIDs()
+	}
+}
+
+// reshareUIDs goes back to the Mailbox's shared array of UIDs (UIDLister)
+// when it holds exactly the session's: after a delivery, every session
+// that took it would otherwise keep a copy of its own.
+func (s *selected) reshareUIDs() {
+	l, ok := s.mbox.(UIDLister)
+	if !ok || s.sharedUIDs || len(s.gone) > 0 {
+		return
+	}
+	if u := l.UIDs(); slices.Equal(u, s.uids) {
+		s.uids, s.sharedUIDs = slices.Clip(u), true
 	}
 }
 
