@@ -79,6 +79,7 @@ func (d *decoder) agent(n *yaml.Node, sc *Scenario) {
 		{"max_age", func(v *yaml.Node) { d.duration(v, "max_age", &a.MaxAge) }},
 		{"faults", func(v *yaml.Node) { d.list(v, "faults", func(item *yaml.Node) { d.fault(item, &a) }) }},
 		{"records", func(v *yaml.Node) { d.list(v, "records", func(item *yaml.Node) { d.record(item, &a) }) }},
+		{"implicit_mx", func(v *yaml.Node) { d.strs(v, "implicit_mx", &a.ImplicitMX) }},
 	})
 	if !ok {
 		return

@@ -234,7 +234,7 @@ func checkRelayKeys(v *validator, a *Agent) {
 		case !ok:
 			v.errorAt(p, "smarthost: no agent is called %q", a.Smarthost)
 		case sh.Kind != "smarthost" && sh.Kind != "open-relay" && sh.Kind != "mta":
-			v.errorAt(p, "smarthost: %s is an %s, not an MTA", a.Smarthost, sh.Kind)
+			v.errorAt(p, "smarthost: %s is of kind %s, not an MTA", a.Smarthost, sh.Kind)
 		case sh.Name == a.Name:
 			v.errorAt(p, "smarthost: an MTA cannot relay through itself")
 		}
@@ -248,6 +248,22 @@ func checkRelayKeys(v *validator, a *Agent) {
 }
 
 func checkDNS(v *validator, a *Agent) {
+	for _, d := range a.ImplicitMX {
+		served := false
+		for _, b := range v.sc.Agents {
+			if isMTAKind(b.Kind) && containsFold(b.Domains, d) {
+				served = true
+			}
+		}
+		if !served {
+			v.errorAt(a.at.of("implicit_mx", a.Pos), "implicit_mx: no MTA serves %s", d)
+		}
+		for _, r := range a.Records {
+			if r.Type == "MX" && strings.EqualFold(strings.TrimSuffix(r.Name, "."), d) {
+				v.errorAt(r.Pos, "record: %s is in implicit_mx, so it has no MX record", d)
+			}
+		}
+	}
 	n := 0
 	for _, b := range v.sc.Agents {
 		if b.Kind == "dns" {
@@ -279,7 +295,7 @@ func (v *validator) queueAgent(p Pos, key, name string) {
 	case !ok:
 		v.errorAt(p, "%s: no agent is called %q", key, name)
 	case !isMTAKind(a.Kind):
-		v.errorAt(p, "%s: %s is an %s; only MTAs have a queue", key, name, a.Kind)
+		v.errorAt(p, "%s: %s is of kind %s; only MTAs have a queue", key, name, a.Kind)
 	case !hasDNS(v.sc) && a.Smarthost == "":
 		v.errorAt(p, "%s: %s sends no mail to other domains (add a dns agent), so it has no queue", key, name)
 	}
@@ -503,16 +519,25 @@ func (l *Lab) records(dnsAgent *Agent) ([]string, []dns.Record) {
 			listedMX[strings.ToLower(strings.TrimSuffix(r.Name, "."))] = true
 		}
 	}
+	implicit := map[string]bool{}
+	for _, d := range dnsAgent.ImplicitMX {
+		implicit[strings.ToLower(d)] = true
+	}
 	var out []dns.Record
 	for _, a := range sc.Agents {
 		if !isMTAKind(a.Kind) {
 			continue
 		}
 		for _, d := range a.Domains {
-			if listedMX[strings.ToLower(d)] {
-				continue
+			switch {
+			case implicit[strings.ToLower(d)]:
+				// No MX: the domain's own A record leads to its MTA.
+				if ip, ok := l.net.ip[a.Name]; ok {
+					out = append(out, dns.Record{Name: d, Type: "A", Value: ip.String()})
+				}
+			case !listedMX[strings.ToLower(d)]:
+				out = append(out, dns.Record{Name: d, Type: "MX", Preference: 10, Value: a.hostname(sc)})
 			}
-			out = append(out, dns.Record{Name: d, Type: "MX", Preference: 10, Value: a.hostname(sc)})
 		}
 	}
 	for _, a := range sc.Agents {

@@ -70,7 +70,7 @@ func init() {
 		"dns": {
 			doc:       "an authoritative DNS server for the lab's domains, over UDP and TCP: MX and A records for every MTA (made by the lab), plus the records listed; MTAs find each other through it",
 			listeners: []string{"dns"},
-			keys:      []string{"records"},
+			keys:      []string{"records", "implicit_mx"},
 			check:     checkDNS,
 			start:     startDNS,
 		},

@@ -75,6 +75,10 @@ type Agent struct {
 	Faults []FaultSpec
 	// Records are a dns agent's records besides the ones the lab makes.
 	Records []RecordSpec
+	// ImplicitMX lists domains a dns agent publishes no MX record for:
+	// only an A record for the domain itself, with its MTA's address, so
+	// that senders use the implicit MX (RFC 5321 section 5.1).
+	ImplicitMX []string
 
 	at posMap // where each key's value is, for errors found after decoding
 }

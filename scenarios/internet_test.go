@@ -1,0 +1,132 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/maillab/maillab/transcripts"
+)
+
+// twoDomains is a lab with DNS and two domains; extra is added to the
+// dns agent's stanza, steps follow.
+func twoDomains(dnsExtra, mtaBExtra, steps string) string {
+	return `name: t
+users:
+  - {address: alice@a.example, password: alice}
+  - {address: bob@b.example, password: bob}
+agents:
+  - {name: ns, kind: dns` + dnsExtra + `}
+  - {name: mx.a.example, kind: mta, domains: [a.example], deliver_to: mda.a.example, retry: [200ms], max_age: 2s}
+  - {name: mda.a.example, kind: mda, domains: [a.example]}
+  - {name: mx.b.example, kind: mta, domains: [b.example], deliver_to: mda.b.example` + mtaBExtra + `}
+  - {name: mda.b.example, kind: mda, domains: [b.example]}
+  - {name: alice-laptop, kind: mua, user: alice@a.example}
+steps:
+` + steps
+}
+
+func runText(t *testing.T, text string) (*Result, string) {
+	t.Helper()
+	sc, err := Parse("t.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(t)
+	opts.Recorder = transcripts.NewRecorder(transcripts.Options{Now: fixedNow})
+	res := runScenario(t, sc, opts)
+	var b strings.Builder
+	for _, e := range opts.Recorder.Events() {
+		b.WriteString(e.Line + "\n")
+	}
+	return res, b.String()
+}
+
+const sendToBob = `  - send: {as: alice-laptop, via: mx.a.example, to: bob@b.example, subject: hi, body: hello}
+`
+
+func TestImplicitMX(t *testing.T) {
+	res, tr := runText(t, twoDomains(", implicit_mx: [b.example]", "", sendToBob+`  - wait: {mailbox: bob@b.example, count: 1}
+`))
+	if res.Failed != 0 {
+		t.Fatalf("%+v", res.Steps)
+	}
+	for _, want := range []string{"answer NOERROR aa (no data): b.example has no MX record", "the implicit MX (RFC 5321 section 5.1)", "query A b.example"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+}
+
+func TestNullMXBounces(t *testing.T) {
+	res, tr := runText(t, twoDomains(`, records: [{name: b.example, type: MX, preference: 0, value: "."}]`, "", sendToBob+`  - wait: {mailbox: alice@a.example, count: 1}
+  - expect: {mailbox: alice@a.example, headers: {Subject: Undelivered Mail Returned to Sender, Return-Path: "<>"}}
+`))
+	if res.Failed != 0 {
+		t.Fatalf("%+v", res.Steps)
+	}
+	if !strings.Contains(tr, "5.1.10") || !strings.Contains(tr, "null MX") {
+		t.Errorf("the transcript does not explain the null MX bounce:\n%s", tr)
+	}
+}
+
+// The preferred MX is down: the backup (higher preference) takes the mail.
+func TestBackupMX(t *testing.T) {
+	text := twoDomains(`, records: [{name: b.example, type: MX, preference: 10, value: mx.b.example}, {name: b.example, type: MX, preference: 20, value: mx2.b.example}]`, "",
+		`  - stop: mx.b.example
+`+sendToBob+`  - wait: {mailbox: bob@b.example, count: 1}
+`)
+	text = strings.Replace(text, "  - {name: mda.b.example,", "  - {name: mx2.b.example, kind: mta, domains: [b.example], deliver_to: mda.b.example}\n  - {name: mda.b.example,", 1)
+	res, tr := runText(t, text)
+	if res.Failed != 0 {
+		t.Fatalf("%+v\n%s", res.Steps, tr)
+	}
+	for _, want := range []string{"goes to MX 10 mx.b.example, MX 20 mx2.b.example", "connect to mx.b.example", "delivered to <bob@b.example> via mx2.b.example"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+}
+
+// A fault on the peer's RCPT defers the message once; the retry delivers
+// it, once.
+func TestFaultDefersThenDelivers(t *testing.T) {
+	res, tr := runText(t, twoDomains("", `, faults: [{command: RCPT, reply: "451 4.3.0 Greylisted, try again later", times: 1}]`,
+		sendToBob+`  - wait: {mailbox: bob@b.example, count: 1}
+  - wait: {queue: mx.a.example, empty: true}
+  - expect: {mailbox: bob@b.example, count: 1}
+`))
+	if res.Failed != 0 {
+		t.Fatalf("%+v", res.Steps)
+	}
+	for _, want := range []string{"451 4.3.0 Greylisted", "deferred: <bob@b.example>", "delivered to <bob@b.example> via mx.b.example"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+}
+
+func TestInternetScenarioMistakes(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"relay_for names nobody", strings.Replace(twoDomains("", "", sendToBob), "retry: [200ms]", "relay_for: [nobody]", 1),
+			`relay_for: item 1, "nobody", is neither an agent nor a network such as 127.0.5.0/24`},
+		{"implicit_mx of an unserved domain", twoDomains(", implicit_mx: [z.example]", "", sendToBob),
+			"implicit_mx: no MTA serves z.example"},
+		{"bad fault reply", twoDomains("", `, faults: [{command: RCPT, reply: "250 ok"}]`, sendToBob),
+			`reply: expected a 4yz or 5yz reply such as "451 4.3.0 Try again later", found "250 ok"`},
+		{"wait on a queue without attempts", twoDomains("", "", `  - wait: {queue: mx.a.example}
+`), "wait: on a queue, give attempts: N or empty: true"},
+		{"queue of an mda", twoDomains("", "", `  - wait: {queue: mda.a.example, empty: true}
+`), "queue: mda.a.example is of kind mda; only MTAs have a queue"},
+		{"smarthost that is a dns", strings.Replace(twoDomains("", "", sendToBob), "retry: [200ms]", "smarthost: ns", 1),
+			"smarthost: ns is of kind dns, not an MTA"},
+		{"stop an unknown agent", twoDomains("", "", `  - stop: mx.z.example
+`), `stop: no agent is called "mx.z.example"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.text))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "t.yaml:") {
+				t.Errorf("error = %v, want t.yaml:LINE:COL: ...%s", err, tc.want)
+			}
+		})
+	}
+}
