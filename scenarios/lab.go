@@ -545,6 +545,12 @@ func (l *Lab) Stop(ctx context.Context) error {
 			l.conns.waitClosed(ctx, started[i].Name(), "lmtp")
 		}
 	}
+	if l.store != nil {
+		// The lab opened the store; its MDAs are stopped.
+		if err := l.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("scenarios: closing the mail store: %w", err))
+		}
+	}
 	if l.temp {
 		if err := os.RemoveAll(l.dir); err != nil {
 			errs = append(errs, fmt.Errorf("scenarios: removing the lab directory: %w", err))

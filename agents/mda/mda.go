@@ -119,7 +119,6 @@
 package mda
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -387,6 +386,14 @@ func (m *MDA) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("mda %s: stop %s: %w", m.cfg.Name, strings.ToUpper(s.proto), err))
 		}
 	}
+	if svcs != nil {
+		// Release the descriptor the store keeps for its syncfs. The Store
+		// may be shared (a lab opens one for all its MDAs): Close leaves it
+		// usable, its later flushes opening the root each time.
+		if err := m.cfg.Store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("mda %s: closing the store: %w", m.cfg.Name, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -470,8 +477,10 @@ func (s *session) LMTPData(r io.Reader) []error {
 	tr := s.info.Tracer
 	for i, rcpt := range s.rcpts {
 		addr := rcpt.String()
-		d, err := s.m.cfg.Store.Deliver(addr, io.MultiReader(
-			strings.NewReader(s.trace(rcpt)), bytes.NewReader(msg)))
+		// One writev of the trace fields and the message, from memory
+		// (Store.DeliverBytes; it lets concurrent deliveries share their
+		// syncfs more closely than a reader would).
+		d, err := s.m.cfg.Store.DeliverBytes(addr, []byte(s.trace(rcpt)), msg)
 		if err != nil {
 			tr.Note(fmt.Sprintf("could not store for %s: %v", addr, err))
 			results[i] = smtp.Errorf(smtp.C451LocalError, "4.3.0", "%s: could not store the message, try again later", rcpt.Bracketed())
