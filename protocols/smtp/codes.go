@@ -27,7 +27,7 @@ const (
 	C502NotImplemented      Code = 502 // command recognised but not implemented (section 4.2.4)
 	C503BadSequence         Code = 503 // bad sequence of commands
 	C504ParamNotImpl        Code = 504 // command parameter not implemented; unknown AUTH mechanism (RFC 4954 section 4)
-	C530AuthRequired        Code = 530 // authentication required (RFC 4954 section 6, with 5.7.0)
+	C530AuthRequired        Code = 530 // authentication required (RFC 4954 section 6, with 5.7.0); also "Must issue a STARTTLS command first" (RFC 3207 section 4)
 	C535AuthInvalid         Code = 535 // authentication credentials invalid (RFC 4954 section 6, with 5.7.8)
 	C538EncryptionRequired  Code = 538 // the mechanism needs an encrypted connection (RFC 4954 section 6, with 5.7.11)
 	C550MailboxUnavailable  Code = 550 // mailbox unavailable, or refused by policy (section 3.6.2)

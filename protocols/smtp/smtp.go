@@ -7,7 +7,8 @@
 // RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920
 // (PIPELINING), RFC 2034 and RFC 3463 (enhanced status codes), RFC 2033
 // (LMTP), RFC 4954 (AUTH: reply codes and the AUTH= parameter of MAIL, whose
-// value is xtext, RFC 3461 section 4).
+// value is xtext, RFC 3461 section 4), RFC 3207 (STARTTLS: its 220, 454,
+// 501 and 530 replies).
 package smtp
 
 import "fmt"

@@ -3,6 +3,7 @@ package smtpclient
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -49,6 +50,18 @@ type Options struct {
 	// group it is called for every line of the group before the group is
 	// written.
 	BeforeCommand func(line string) error
+
+	// TLSConfig is the TLS configuration for ImplicitTLS, and for
+	// StartTLS when it is given nil. An empty ServerName is filled in
+	// with the host Dial was given (NewClient: the peer's IP address).
+	TLSConfig *tls.Config
+	// ImplicitTLS makes NewClient (and Dial) run the TLS handshake before
+	// reading the greeting, as on port 465 ("submissions", RFC 8314
+	// section 3.3). It needs TLSConfig. The handshake is bounded by
+	// CommandTimeout.
+	ImplicitTLS bool
+
+	host string // set by Dial: the host part of its addr, for ServerName
 }
 
 func (o Options) withDefaults() Options {
@@ -72,7 +85,8 @@ func (o Options) withDefaults() Options {
 
 // Client is one SMTP or LMTP session on a connection.
 type Client struct {
-	conn net.Conn
+	conn net.Conn // the connection in use: raw, or the TLS layer over it
+	raw  net.Conn // the connection NewClient was given
 	opts Options
 	tr   wire.Tracer
 	br   *bufio.Reader
@@ -85,17 +99,32 @@ type Client struct {
 	ext      map[string]string // EHLO keywords, upper case
 	rcpts    []string          // recipients accepted since MAIL, for LMTP replies
 	err      error             // sticky: the connection is out of sync or gone
+
+	helloName string               // the name the last Hello sent
+	tlsState  *tls.ConnectionState // after a TLS handshake; nil in clear
 }
 
 // NewClient starts a session on conn: it reads the greeting, which must be a
 // 220 (RFC 5321 section 3.1). Any other greeting (554 "no SMTP service here",
 // 421) is returned as an error wrapping *smtp.Error, after a polite QUIT.
-// On error conn is closed.
+// With Options.ImplicitTLS the TLS handshake comes first. On error conn is
+// closed.
 func NewClient(conn net.Conn, opts Options) (*Client, error) {
 	opts = opts.withDefaults()
-	c := &Client{conn: conn, opts: opts, tr: wire.TracerOf(conn), br: bufio.NewReader(conn)}
+	c := &Client{conn: conn, raw: conn, opts: opts, tr: wire.TracerOf(conn), br: bufio.NewReader(conn)}
 	c.bw = bufio.NewWriter(deadlineWriter{c})
 	c.writeTimeout = opts.CommandTimeout
+	if opts.ImplicitTLS {
+		// RFC 8314 section 3.3: TLS from the first byte; the greeting
+		// is the first line under TLS.
+		if opts.TLSConfig == nil {
+			conn.Close()
+			return nil, errors.New("smtpclient: ImplicitTLS needs Options.TLSConfig")
+		}
+		if err := c.handshake(opts.TLSConfig); err != nil {
+			return nil, fmt.Errorf("smtpclient: implicit TLS: %w", unwrapPrefix(err))
+		}
+	}
 	r, err := c.readReply(opts.CommandTimeout)
 	if err != nil {
 		conn.Close()
@@ -120,8 +149,12 @@ func NewClient(conn net.Conn, opts Options) (*Client, error) {
 }
 
 // Dial connects to addr with dial (nil means a net.Dialer) and starts a
-// session with NewClient. ctx bounds the connection and the greeting.
+// session with NewClient. ctx bounds the connection, the greeting and,
+// with Options.ImplicitTLS, the TLS handshake.
 func Dial(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string, opts Options) (*Client, error) {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		opts.host = host
+	}
 	return netconn.Dial(ctx, dial, addr, "smtpclient", func(conn net.Conn) (*Client, error) { return NewClient(conn, opts) })
 }
 
@@ -144,6 +177,7 @@ func (c *Client) Hello(name string) error {
 		verb = "LHLO" // RFC 2033 section 4.1
 	}
 	line := verb + " " + name
+	c.helloName = name
 	r, err := c.roundTrip(line)
 	if err != nil {
 		return err
@@ -237,13 +271,15 @@ func (c *Client) MaxSize() int64 {
 	return n
 }
 
-// ensureHello sends EHLO (or LHLO) with the local name if Hello has not
-// succeeded yet: RFC 5321 section 4.1.4 wants it before any transaction.
+// ensureHello sends EHLO (or LHLO) if Hello has not succeeded yet (or not
+// since StartTLS): RFC 5321 section 4.1.4 wants it before any
+// transaction. The name is the one the last Hello sent, else
+// Options.LocalName.
 func (c *Client) ensureHello() error {
 	if c.hello {
 		return nil
 	}
-	return c.Hello("")
+	return c.Hello(c.helloName)
 }
 
 // mailLine builds MAIL FROM with the parameters the server advertised.

@@ -1,6 +1,7 @@
 package smtpserver
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 
@@ -19,9 +20,18 @@ type ConnInfo struct {
 
 	// User is the identity the client authenticated as with AUTH (RFC
 	// 4954), as the Authenticator accepted it; "" until then. It stays for
-	// the rest of the session (RSET and EHLO keep it), so a Session can
-	// read it at MAIL or RCPT time to decide, e.g., whether to relay.
+	// the rest of the session (RSET and EHLO keep it; STARTTLS does not,
+	// RFC 3207 section 4.2), so a Session can read it at MAIL or RCPT time
+	// to decide, e.g., whether to relay.
 	User string
+
+	// TLS is the state of the connection's TLS layer once a handshake
+	// has completed (after STARTTLS, or from the start with
+	// Options.ImplicitTLS): version, cipher suite, the name the client
+	// asked for (ServerName), its certificates if it sent any. nil while
+	// the connection is in clear. A Session may read it to decide, e.g.,
+	// to accept mail for relay only over TLS.
+	TLS *tls.ConnectionState
 }
 
 // Backend makes one Session per connection.

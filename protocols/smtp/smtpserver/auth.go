@@ -70,9 +70,13 @@ const (
 // Authenticator and SMTP, not LMTP.
 func (c *conn) authConfigured() bool { return c.opts.Authenticator != nil && !c.opts.LMTP }
 
-// authAdvertised reports whether the EHLO reply lists AUTH. Without
-// AllowInsecureAuth only a TLS connection would; the lab has no TLS yet.
-func (c *conn) authAdvertised() bool { return c.authConfigured() && c.opts.AllowInsecureAuth }
+// authAdvertised reports whether the EHLO reply lists AUTH: the server has
+// AUTH and it may run now (insecureAuthRefused says when it may not).
+func (c *conn) authAdvertised() bool { return c.authConfigured() && !c.insecureAuthRefused() }
+
+// insecureAuthRefused reports whether AUTH must wait for TLS: the
+// connection is in clear and AllowInsecureAuth is off.
+func (c *conn) insecureAuthRefused() bool { return c.info.TLS == nil && !c.opts.AllowInsecureAuth }
 
 // cmdAuth logs the client in (RFC 4954 section 4) with PLAIN (RFC 4616),
 // the credentials in one base64 message "[authzid] NUL user NUL password",
@@ -100,11 +104,15 @@ func (c *conn) cmdAuth(arg string) error {
 	if !c.info.ESMTP {
 		return smtp.Errorf(smtp.C503BadSequence, "5.5.1", "AUTH is an ESMTP extension: say EHLO, not HELO")
 	}
-	if !c.opts.AllowInsecureAuth {
+	if c.insecureAuthRefused() {
 		// RFC 4954 section 6: 538 when the mechanism needs encryption.
 		// Here every mechanism does: PLAIN and LOGIN send the password as
-		// it is. (STARTTLS will lift this.)
-		return smtp.Errorf(smtp.C538EncryptionRequired, "5.7.11", "Encryption required for requested authentication mechanism: this server takes passwords only over TLS")
+		// it is. STARTTLS lifts this.
+		how := "STARTTLS first"
+		if !c.tlsConfigured() {
+			how = "and this one has no TLS"
+		}
+		return smtp.Errorf(smtp.C538EncryptionRequired, "5.7.11", "Encryption required for requested authentication mechanism: this server takes passwords only over TLS (%s)", how)
 	}
 	mech, ir, hasIR, err := parseAuthArg(arg)
 	if err != nil {
@@ -154,8 +162,11 @@ func (c *conn) authenticate(mech, user, pass string) error {
 		return result
 	}
 	c.info.User = user
-	// (Once STARTTLS exists, say "unencrypted" only when it was.)
-	c.tr.Note(fmt.Sprintf("authenticated as %s (AUTH %s; the password crossed unencrypted: base64 is not encryption)", shown(user), mech))
+	if c.info.TLS != nil {
+		c.tr.Note(fmt.Sprintf("authenticated as %s (AUTH %s, under TLS)", shown(user), mech))
+	} else {
+		c.tr.Note(fmt.Sprintf("authenticated as %s (AUTH %s; the password crossed unencrypted: base64 is not encryption)", shown(user), mech))
+	}
 	c.succeed(result, smtp.C235AuthSucceeded, "2.7.0", "Authentication successful")
 	return nil
 }

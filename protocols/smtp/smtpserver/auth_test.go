@@ -97,8 +97,9 @@ func TestAuthNotOfferedWithoutAuthenticator(t *testing.T) {
 	}
 }
 
-// Without AllowInsecureAuth the password may cross only under TLS, which the
-// lab does not have yet: AUTH is not listed, and using it gets 538.
+// Without AllowInsecureAuth the password may cross only under TLS, and this
+// server has none: AUTH is not listed, and using it gets 538 (see
+// starttls_test.go for the same after STARTTLS).
 func TestAuthNeedsAllowInsecureAuth(t *testing.T) {
 	opts := authOptions()
 	opts.AllowInsecureAuth = false

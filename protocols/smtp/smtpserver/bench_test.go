@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -35,6 +36,11 @@ var benchMessage = "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>
 // benchConn opens a session and returns a function sending one pipelined
 // message and reading its four replies.
 func benchConn(b *testing.B, addr string) (send func(), closeConn func()) {
+	return benchConnTLS(b, addr, nil)
+}
+
+// benchConnTLS is benchConn over STARTTLS when cfg is not nil.
+func benchConnTLS(b *testing.B, addr string, cfg *tls.Config) (send func(), closeConn func()) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -58,6 +64,17 @@ func benchConn(b *testing.B, addr string) (send func(), closeConn func()) {
 	readReply() // greeting
 	io.WriteString(c, "EHLO bench.example.test\r\n")
 	readReply()
+	if cfg != nil {
+		io.WriteString(c, "STARTTLS\r\n")
+		readReply()
+		tc := tls.Client(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			b.Fatal(err)
+		}
+		c, r = tc, bufio.NewReader(tc)
+		io.WriteString(c, "EHLO bench.example.test\r\n")
+		readReply()
+	}
 	return func() {
 		if _, err := io.WriteString(c, benchMessage); err != nil {
 			b.Error(err)
@@ -104,3 +121,72 @@ func BenchmarkMessagesTenConnections(b *testing.B) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkMessagesOneConnectionTLS is BenchmarkMessagesOneConnection
+// after STARTTLS: what encryption costs a message.
+func BenchmarkMessagesOneConnectionTLS(b *testing.B) {
+	_, addr := startServer(b, tlsOptions(b), discardBackend{})
+	send, closeConn := benchConnTLS(b, addr, clientTLS(b))
+	defer closeConn()
+	b.SetBytes(int64(len(benchMessage)))
+	for b.Loop() {
+		send()
+	}
+}
+
+// benchSession opens a session and closes it with QUIT: in clear, after
+// STARTTLS, or with implicit TLS. Each TLS session is a full handshake
+// (the client keeps no session tickets).
+func benchSession(b *testing.B, mode string) {
+	opts := tlsOptions(b)
+	opts.ImplicitTLS = mode == "implicit"
+	_, addr := startServer(b, opts, discardBackend{})
+	cfg := clientTLS(b)
+	expect := func(r *bufio.Reader, code string) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, code) {
+				b.Fatalf("got %q, %v; want %s", line, err, code)
+			}
+			if line[3] == ' ' {
+				return
+			}
+		}
+	}
+	for b.Loop() {
+		raw, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var c net.Conn = raw
+		if mode == "implicit" {
+			tc := tls.Client(raw, cfg)
+			if err := tc.Handshake(); err != nil {
+				b.Fatal(err)
+			}
+			c = tc
+		}
+		r := bufio.NewReader(c)
+		expect(r, "220")
+		io.WriteString(c, "EHLO bench.example.test\r\n")
+		expect(r, "250")
+		if mode == "starttls" {
+			io.WriteString(c, "STARTTLS\r\n")
+			expect(r, "220")
+			tc := tls.Client(raw, cfg)
+			if err := tc.Handshake(); err != nil {
+				b.Fatal(err)
+			}
+			c, r = tc, bufio.NewReader(tc)
+			io.WriteString(c, "EHLO bench.example.test\r\n")
+			expect(r, "250")
+		}
+		io.WriteString(c, "QUIT\r\n")
+		expect(r, "221")
+		c.Close()
+	}
+}
+
+func BenchmarkSessionPlain(b *testing.B)       { benchSession(b, "plain") }
+func BenchmarkSessionSTARTTLS(b *testing.B)    { benchSession(b, "starttls") }
+func BenchmarkSessionImplicitTLS(b *testing.B) { benchSession(b, "implicit") }

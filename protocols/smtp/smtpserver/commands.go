@@ -24,11 +24,14 @@ func (c *conn) cmdHelo(arg string) error { return c.greet("HELO", arg, false) }
 //	S: 250-SIZE 26214400
 //	S: 250-8BITMIME
 //	S: 250-ENHANCEDSTATUSCODES
-//	S: 250-AUTH PLAIN LOGIN
+//	S: 250-STARTTLS
 //	S: 250 HELP
 //
-// AUTH is listed only when the server offers it (Options.Authenticator and
-// AllowInsecureAuth).
+// STARTTLS is listed while the connection is in clear and the server has
+// a TLSConfig; AUTH PLAIN LOGIN when the server offers AUTH
+// (Options.Authenticator) and it may run now: under TLS, or in clear with
+// AllowInsecureAuth. So a submission server's list changes with STARTTLS:
+// STARTTLS before, AUTH after.
 func (c *conn) cmdEhlo(arg string) error { return c.greet("EHLO", arg, true) }
 
 // cmdLhlo is LMTP's EHLO (RFC 2033 section 4.1).
@@ -62,6 +65,9 @@ func (c *conn) greet(verb, arg string, esmtp bool) error {
 		"8BITMIME",            // RFC 6152
 		"ENHANCEDSTATUSCODES", // RFC 2034
 	}
+	if c.starttlsAdvertised() {
+		keywords = append(keywords, "STARTTLS") // RFC 3207 section 4
+	}
 	if c.authAdvertised() {
 		keywords = append(keywords, "AUTH "+authMechanisms) // RFC 4954 section 3
 	}
@@ -74,6 +80,15 @@ func (c *conn) greet(verb, arg string, esmtp bool) error {
 //	C: MAIL FROM:<alice@example.test> SIZE=1200
 //	S: 250 2.1.0 Sender <alice@example.test> OK
 func (c *conn) cmdMail(arg string) error {
+	if c.opts.RequireAuth && c.info.User == "" {
+		// RFC 6409 section 4.3: a submission server refuses MAIL from a
+		// client that has not authenticated; RFC 4954 section 6: 530 5.7.0.
+		how := "AUTH first"
+		if !c.authAdvertised() {
+			how = "STARTTLS, EHLO, then AUTH"
+		}
+		return smtp.Errorf(smtp.C530AuthRequired, "5.7.0", "Authentication required (%s)", how)
+	}
 	from, params, err := smtp.ParseMailArg(arg)
 	if err != nil {
 		return err

@@ -2,11 +2,13 @@ package smtpserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/netconn"
@@ -34,6 +36,14 @@ type conn struct {
 	inData bool        // reading message text: DataTimeout applies
 
 	dataBR *bufio.Reader // under the DotReader, reused for each DATA
+
+	// After a TLS handshake (see starttls.go): tc is the TLS layer over
+	// nc, sec what the session reads and writes from then on (tc, or the
+	// transcript's wrapper of it, wire.AfterTLS).
+	tc                *tls.Conn
+	sec               net.Conn
+	handshaking       bool      // in a TLS handshake: handshakeDeadline applies
+	handshakeDeadline time.Time // the end of TLSHandshakeTimeout
 }
 
 func newConn(s *Server, lc *netconn.Conn) *conn {
@@ -59,6 +69,18 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if c.sec != nil {
+		return c.sec.Read(p) // through tlsTransport, with the same deadlines
+	}
+	return c.readRaw(p)
+}
+
+// readRaw reads from the network with the deadline that applies now. A
+// read for a command is idle: Shutdown may interrupt it.
+func (c *conn) readRaw(p []byte) (int, error) {
+	if c.handshaking {
+		return c.lc.Read(p, untilDeadline(c.handshakeDeadline), false)
+	}
 	if c.inData {
 		return c.lc.Read(p, c.opts.DataTimeout, false)
 	}
@@ -69,7 +91,18 @@ func (r netReader) Read(p []byte) (int, error) {
 type netWriter struct{ c *conn }
 
 func (w netWriter) Write(p []byte) (int, error) {
-	return w.c.lc.Write(p, w.c.opts.WriteTimeout)
+	if w.c.sec != nil {
+		return w.c.sec.Write(p) // through tlsTransport
+	}
+	return w.c.writeRaw(p)
+}
+
+// writeRaw writes to the network with the deadline that applies now.
+func (c *conn) writeRaw(p []byte) (int, error) {
+	if c.handshaking {
+		return c.lc.Write(p, untilDeadline(c.handshakeDeadline))
+	}
+	return c.lc.Write(p, c.opts.WriteTimeout)
 }
 
 // Serve runs the session until QUIT, an error or Shutdown, and reports
@@ -82,12 +115,25 @@ func (c *conn) Serve() bool {
 			c.closeWith(smtp.C421Closing, "4.3.0", "Internal error, closing connection")
 		}
 		c.setState(smtp.StateClosed)
+		if c.tc != nil && c.quit {
+			// RFC 8446 section 6.1: close_notify before the end, so the
+			// client knows the 221 (or 421) was the whole story.
+			c.tc.CloseWrite()
+		}
 	}()
 	c.run()
 	return c.quit
 }
 
 func (c *conn) run() {
+	if c.opts.ImplicitTLS {
+		// RFC 8314 section 3.3: on a submissions port the TLS handshake
+		// comes first; the greeting is the first line under TLS.
+		if c.startTLS() != nil {
+			c.quit = true
+			return
+		}
+	}
 	sess, err := c.srv.backend.NewSession(&c.info)
 	if err != nil {
 		// The backend refuses the client: its reply replaces the greeting
@@ -165,19 +211,20 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"HELO": {fn: (*conn).cmdHelo, proto: protoSMTP, help: "HELO <your host name>: introduce yourself (old style, no extensions)"},
-		"EHLO": {fn: (*conn).cmdEhlo, proto: protoSMTP, help: "EHLO <your host name>: introduce yourself and list the extensions"},
-		"LHLO": {fn: (*conn).cmdLhlo, proto: protoLMTP, help: "LHLO <your host name>: introduce yourself to an LMTP server"},
-		"MAIL": {fn: (*conn).cmdMail, in: states(smtp.StateReady), proto: protoBoth, help: "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a transaction"},
-		"RCPT": {fn: (*conn).cmdRcpt, in: states(smtp.StateMail, smtp.StateRcpt), proto: protoBoth, help: "RCPT TO:<address>: add a recipient (repeat for more)"},
-		"DATA": {fn: (*conn).cmdData, in: states(smtp.StateRcpt), proto: protoBoth, help: "DATA: send the message, end it with a line holding only \".\""},
-		"RSET": {fn: (*conn).cmdRset, proto: protoBoth, help: "RSET: abort the transaction"},
-		"NOOP": {fn: (*conn).cmdNoop, proto: protoBoth, help: "NOOP: do nothing, get 250"},
-		"QUIT": {fn: (*conn).cmdQuit, proto: protoBoth, help: "QUIT: end the session"},
-		"VRFY": {fn: (*conn).cmdVrfy, proto: protoBoth, help: "VRFY <user>: ask whether a mailbox exists (this server will not say)"},
-		"EXPN": {fn: (*conn).cmdExpn, proto: protoBoth, help: "EXPN <list>: expand a mailing list (not implemented)"},
-		"HELP": {fn: (*conn).cmdHelp, proto: protoBoth, help: "HELP [command]: this text"},
-		"AUTH": {fn: (*conn).cmdAuth, in: states(smtp.StateReady), proto: protoSMTP, offered: (*conn).authConfigured, help: "AUTH PLAIN|LOGIN [initial-response]: log in (RFC 4954); answer each 334 with one base64 line, or * to give up"},
+		"HELO":     {fn: (*conn).cmdHelo, proto: protoSMTP, help: "HELO <your host name>: introduce yourself (old style, no extensions)"},
+		"EHLO":     {fn: (*conn).cmdEhlo, proto: protoSMTP, help: "EHLO <your host name>: introduce yourself and list the extensions"},
+		"LHLO":     {fn: (*conn).cmdLhlo, proto: protoLMTP, help: "LHLO <your host name>: introduce yourself to an LMTP server"},
+		"MAIL":     {fn: (*conn).cmdMail, in: states(smtp.StateReady), proto: protoBoth, help: "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a transaction"},
+		"RCPT":     {fn: (*conn).cmdRcpt, in: states(smtp.StateMail, smtp.StateRcpt), proto: protoBoth, help: "RCPT TO:<address>: add a recipient (repeat for more)"},
+		"DATA":     {fn: (*conn).cmdData, in: states(smtp.StateRcpt), proto: protoBoth, help: "DATA: send the message, end it with a line holding only \".\""},
+		"RSET":     {fn: (*conn).cmdRset, proto: protoBoth, help: "RSET: abort the transaction"},
+		"NOOP":     {fn: (*conn).cmdNoop, proto: protoBoth, help: "NOOP: do nothing, get 250"},
+		"QUIT":     {fn: (*conn).cmdQuit, proto: protoBoth, help: "QUIT: end the session"},
+		"VRFY":     {fn: (*conn).cmdVrfy, proto: protoBoth, help: "VRFY <user>: ask whether a mailbox exists (this server will not say)"},
+		"EXPN":     {fn: (*conn).cmdExpn, proto: protoBoth, help: "EXPN <list>: expand a mailing list (not implemented)"},
+		"HELP":     {fn: (*conn).cmdHelp, proto: protoBoth, help: "HELP [command]: this text"},
+		"STARTTLS": {fn: (*conn).cmdStarttls, in: states(smtp.StateConnected, smtp.StateReady), proto: protoBoth, offered: (*conn).tlsConfigured, help: "STARTTLS: start TLS (RFC 3207); after the handshake say EHLO again"},
+		"AUTH":     {fn: (*conn).cmdAuth, in: states(smtp.StateReady), proto: protoSMTP, offered: (*conn).authConfigured, help: "AUTH PLAIN|LOGIN [initial-response]: log in (RFC 4954); answer each 334 with one base64 line, or * to give up"},
 	}
 }
 
@@ -222,6 +269,12 @@ func (c *conn) execute(line []byte) {
 		c.fail(smtp.Errorf(smtp.C502NotImplemented, "5.5.1", "%s not available on this server (the EHLO reply does not list it)", verb))
 		return
 	}
+	if c.opts.RequireTLS && c.info.TLS == nil && !allowedBeforeTLS[verb] {
+		// RFC 3207 section 4: a server that requires TLS answers every
+		// other command with 530 until the client has issued STARTTLS.
+		c.fail(smtp.Errorf(smtp.C530AuthRequired, "5.7.0", "Must issue a STARTTLS command first"))
+		return
+	}
 	if cmd.in != nil && !contains(cmd.in, c.state) {
 		c.fail(c.badSequence(verb))
 		return
@@ -255,6 +308,10 @@ func (c *conn) badSequence(verb string) *smtp.Error {
 	case verb == "AUTH":
 		// RFC 4954 section 4: AUTH is not permitted during a transaction.
 		return smtp.Errorf(code, enh, "AUTH is not allowed during a mail transaction (RSET aborts it)")
+	case verb == "STARTTLS":
+		// RFC 3207 section 4.2: TLS makes the server forget the
+		// transaction, so it is not started in the middle of one.
+		return smtp.Errorf(code, enh, "STARTTLS is not allowed during a mail transaction (RSET aborts it)")
 	case verb == "RCPT":
 		return smtp.Errorf(code, enh, "Need MAIL before RCPT")
 	case verb == "DATA" && c.state == smtp.StateMail:

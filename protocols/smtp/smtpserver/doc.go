@@ -4,13 +4,32 @@
 // Backend the agent provides (an MTA's queue, an MDA's mailboxes).
 //
 // Commands: HELO, EHLO (LMTP: LHLO instead of both), MAIL, RCPT, DATA, RSET,
-// NOOP, QUIT, VRFY (252), HELP (214), EXPN (502), and AUTH when offered.
-// EHLO advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, HELP and,
-// when offered, AUTH PLAIN LOGIN.
+// NOOP, QUIT, VRFY (252), HELP (214), EXPN (502), and STARTTLS and AUTH when
+// offered. EHLO advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES,
+// HELP and, when offered, STARTTLS and AUTH PLAIN LOGIN.
+//
+// TLS (Options.TLSConfig) comes two ways. STARTTLS (RFC 3207), for ports 25
+// and 587: listed in the EHLO reply while the connection is in clear;
+// "220 2.0.0 Ready to start TLS", the handshake (bounded by
+// TLSHandshakeTimeout), and the session starts over under TLS: the server
+// forgets the EHLO name, the authentication and the transaction (section
+// 4.2), waits for EHLO again, and the new EHLO reply lists AUTH and no
+// STARTTLS. Replies: 501 5.5.4 STARTTLS with parameters; 503 5.5.1 TLS
+// already active, or a transaction open; 502 5.5.1 no TLSConfig; 454 4.7.0
+// a TLSConfig without a certificate. A handshake that fails is logged and
+// the connection closed, with no further word in clear. Implicit TLS
+// (Options.ImplicitTLS, port 465, RFC 8314 section 3.3): the handshake
+// first, then the greeting. Options.RequireTLS answers every command but
+// EHLO, HELO, LHLO, NOOP, RSET, QUIT and STARTTLS with 530 5.7.0 "Must
+// issue a STARTTLS command first" until TLS is active. ConnInfo.TLS tells
+// the backend the TLS state (nil in clear). The transcript is told through
+// wire.AfterTLS and wire.TLSFailed; from the handshake on the session reads
+// and writes the connection AfterTLS returns.
 //
 // SMTP AUTH (RFC 4954) is offered when Options.Authenticator is set (never
-// with LMTP) and, while the lab has no TLS, Options.AllowInsecureAuth too.
-// Two mechanisms: PLAIN (RFC 4616), one base64 message "[authzid] NUL user
+// with LMTP): under TLS, or in clear only with Options.AllowInsecureAuth.
+// Options.RequireAuth makes a submission server (RFC 6409 section 4.3):
+// MAIL before AUTH gets 530 5.7.0 Authentication required. Two mechanisms: PLAIN (RFC 4616), one base64 message "[authzid] NUL user
 // NUL password", and LOGIN (draft-murchison-sasl-login: never an RFC, but
 // widespread), user and password each in answer to a 334 prompt. Replies:
 // 235 2.7.0 success; 535 5.7.8 wrong credentials, or an authorization
@@ -18,9 +37,10 @@
 // base64 or not a PLAIN message; 501 5.7.0 the client cancelled with "*";
 // 504 5.5.4 unknown mechanism; 503 5.5.1 a second AUTH, AUTH during a
 // transaction or after HELO; 500 5.5.6 a response line over
-// Options.MaxAuthLineBytes; 538 5.7.11 AUTH without AllowInsecureAuth;
-// 502 5.5.1 AUTH on a server that does not offer it. A success sets
-// ConnInfo.User for the rest of the session (RSET does not undo it), which
+// Options.MaxAuthLineBytes; 538 5.7.11 AUTH in clear without
+// AllowInsecureAuth (the EHLO reply does not list AUTH then); 502 5.5.1
+// AUTH on a server that does not offer it. A success sets ConnInfo.User
+// for the rest of the session (RSET does not undo it; STARTTLS does), which
 // is how a backend decides to relay for its users; a failure counts
 // towards Options.MaxErrors. MAIL takes the AUTH= parameter (RFC 4954
 // section 5) only when AUTH is offered; before AUTH it is read as AUTH=<>.
@@ -31,6 +51,10 @@
 // AUTH exchange: the lines carrying credentials are marked secret (masked
 // "***" by the renderer; decode one with base64 -d to see why TLS matters)
 // and notes say "authenticated as ..." or "authentication failed for ...".
+// Around STARTTLS: the EHLO list before and after (STARTTLS, then AUTH),
+// the handshake noted by the transcript, the state going back to
+// Connected, and a note when bytes pipelined behind STARTTLS were
+// discarded.
 //
 // # Standards
 //
@@ -41,7 +65,9 @@
 // except the greeting and the answer to HELO/EHLO/LHLO, as RFC 2034 section
 // 3 says; 354 and 334 are 3yz and have none), RFC 4954 (AUTH), RFC 4616
 // (SASL PLAIN), draft-murchison-sasl-login (LOGIN, non-standard), RFC 3461
-// section 4 (xtext, for AUTH=).
+// section 4 (xtext, for AUTH=), RFC 3207 (STARTTLS), RFC 8314 (implicit
+// TLS, section 3.3) and RFC 6409 (submission: section 4.3, authentication
+// required).
 //
 // # Security
 //
@@ -51,13 +77,25 @@
 // (MaxMessageBytes), recipients (MaxRecipients), errors per session
 // (MaxErrors), connections (MaxConns) and the time every read and write may
 // take. A panic in a session is recovered at the connection boundary,
-// answered with 421 and logged. Nothing is encrypted: the lab runs on
-// loopback, and AUTH passwords cross in clear (base64 only), which is why
-// AUTH also needs Options.AllowInsecureAuth. AUTH response lines are
+// answered with 421 and logged. Without TLS nothing is encrypted and AUTH
+// passwords would cross in clear (base64 only): AUTH waits for TLS unless
+// Options.AllowInsecureAuth says otherwise. AUTH response lines are
 // bounded (MaxAuthLineBytes), failed logins count towards MaxErrors, and
 // an AUTH line with its initial response is bounded by MaxCommandBytes.
 // The Authenticator sees only user names and passwords, never base64 or
 // PLAIN's framing.
+//
+// STARTTLS is checked against the plaintext command injection of
+// CVE-2011-0411 (Postfix and others, 2011): bytes a client pipelined
+// behind STARTTLS crossed in clear, where a man in the middle could have
+// added them, so they are discarded when the 220 is sent, never executed
+// after the handshake as if they had come under TLS; the transcript gets
+// the note "N bytes sent after STARTTLS were discarded". A TLS handshake
+// is bounded by TLSHandshakeTimeout, and the TLS session reads and writes
+// under the same deadlines, MaxErrors and Shutdown as one in clear. What
+// STARTTLS cannot prevent, on ports 25 and 587: a man in the middle who
+// strips STARTTLS from the EHLO reply keeps an opportunistic client in
+// clear (RequireTLS and implicit TLS on 465 are the answers, RFC 8314).
 //
 // Message text is checked against two classic tricks:
 //
@@ -79,9 +117,11 @@
 // and data timeouts (section 4.5.3.2.7), 1-minute write timeout. After a
 // refused DATA the server still reads the text to its final "." before it
 // answers, however long that takes (each read bounded by DataTimeout).
-// STARTTLS, SMTPUTF8, DSN and CHUNKING are not implemented; nor are the
+// SMTPUTF8, DSN and CHUNKING are not implemented; nor are the
 // AUTH mechanisms beyond PLAIN and LOGIN (CRAM-MD5, SCRAM, XOAUTH2), nor
 // the 500 extra octets RFC 4954 section 3 grants a MAIL line carrying
 // AUTH= (AUTH= values are short). AUTH takes response lines of up to
-// 12288 octets (MaxAuthLineBytes).
+// 12288 octets (MaxAuthLineBytes). A TLS handshake may take 30 seconds
+// (TLSHandshakeTimeout); a TLS session costs crypto/tls's buffers on top
+// of a plain one.
 package smtpserver

@@ -2,6 +2,8 @@ package smtpserver
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -64,11 +66,16 @@ type Options struct {
 	// AllowInsecureAuth lets AUTH run on a connection that is not
 	// encrypted, where the password crosses the network in clear: base64
 	// is an encoding, not a cipher. false, the default, offers AUTH only
-	// under TLS (RFC 8314 wants submission encrypted), answering 538
-	// 5.7.11 until then. The lab has no STARTTLS yet, so today a
-	// server offers AUTH only when this is true; once STARTTLS exists,
-	// false will list AUTH in the EHLO reply after TLS only.
+	// under TLS (RFC 8314 wants submission encrypted): before STARTTLS
+	// the EHLO reply does not list AUTH and AUTH gets 538 5.7.11 (RFC
+	// 4954 section 6); after it, or on an ImplicitTLS server, AUTH is
+	// listed and runs. Without TLSConfig, false means AUTH never runs.
 	AllowInsecureAuth bool
+	// RequireAuth makes the server a submission server (RFC 6409 section
+	// 4.3): MAIL from a client that has not authenticated gets 530 5.7.0
+	// Authentication required (RFC 4954 section 6). It needs an
+	// Authenticator, and SMTP: Serve refuses to start otherwise.
+	RequireAuth bool
 	// MaxAuthLineBytes bounds a line answering a 334 challenge, CRLF
 	// included. Default 12288, the length RFC 4954 section 4 calls
 	// sufficient for deployed mechanisms; longer lines get 500 5.5.6. The
@@ -77,8 +84,32 @@ type Options struct {
 	// not fit sends it after the 334 instead).
 	MaxAuthLineBytes int
 
+	// TLSConfig, when set, makes the server offer STARTTLS (RFC 3207) or,
+	// with ImplicitTLS, TLS from the first byte. It needs a certificate
+	// (Certificates, GetCertificate or GetConfigForClient); without one
+	// STARTTLS gets 454 4.7.0. It must not be changed once the Server
+	// runs. nil, the default, offers no TLS.
+	TLSConfig *tls.Config
+	// ImplicitTLS makes every connection start with the TLS handshake,
+	// then the greeting, as on port 465 ("submissions", RFC 8314 section
+	// 3.3). STARTTLS is then not offered. It needs TLSConfig: Serve
+	// refuses to start without it.
+	ImplicitTLS bool
+	// RequireTLS refuses every command but EHLO, HELO, LHLO, NOOP, RSET,
+	// QUIT and STARTTLS with 530 5.7.0 "Must issue a STARTTLS command
+	// first" until TLS is active (RFC 3207 section 4). A public MX must
+	// not set it (RFC 3207 section 4: mail between servers would stop);
+	// a submission server may. It needs TLSConfig: Serve refuses to start
+	// without it.
+	RequireTLS bool
+	// TLSHandshakeTimeout bounds a whole TLS handshake, after STARTTLS or
+	// on connecting with ImplicitTLS. Default 30 seconds; a client that
+	// has not finished by then is disconnected.
+	TLSHandshakeTimeout time.Duration
+
 	// Logger receives internal errors (a backend's or Authenticator's
-	// non-reply errors, recovered panics). nil discards them.
+	// non-reply errors, recovered panics) and failed TLS handshakes
+	// (Warn). nil discards them.
 	Logger *slog.Logger
 }
 
@@ -102,10 +133,24 @@ func (o Options) withDefaults() Options {
 	netconn.SetDefault(&o.ReadTimeout, 5*time.Minute)
 	netconn.SetDefault(&o.DataTimeout, 5*time.Minute)
 	netconn.SetDefault(&o.WriteTimeout, time.Minute)
+	netconn.SetDefault(&o.TLSHandshakeTimeout, 30*time.Second)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// check reports Options that cannot work together.
+func (o *Options) check() error {
+	switch {
+	case o.ImplicitTLS && o.TLSConfig == nil:
+		return errors.New("smtpserver: ImplicitTLS needs a TLSConfig")
+	case o.RequireTLS && o.TLSConfig == nil:
+		return errors.New("smtpserver: RequireTLS needs a TLSConfig (without one no client could ever send)")
+	case o.RequireAuth && (o.Authenticator == nil || o.LMTP):
+		return errors.New("smtpserver: RequireAuth needs an Authenticator, and SMTP (LMTP never offers AUTH)")
+	}
+	return nil
 }
 
 // Server accepts SMTP or LMTP connections and runs one session for each.
@@ -135,8 +180,15 @@ func New(opts Options, b Backend) *Server {
 }
 
 // Serve accepts connections on l until Shutdown, which makes it return nil;
-// any other accept failure is returned. Serve closes l when it returns.
+// any other accept failure is returned, and so is a contradiction in the
+// Options (ImplicitTLS or RequireTLS without TLSConfig, RequireAuth
+// without AUTH), before anything is accepted. Serve closes l when it
+// returns.
 func (s *Server) Serve(l net.Listener) error {
+	if err := s.opts.check(); err != nil {
+		l.Close()
+		return err
+	}
 	return s.loop.Serve(l, func(lc *netconn.Conn) netconn.Session { return newConn(s, lc) })
 }
 
