@@ -21,7 +21,22 @@
 // counts the rest). A lab client is named on the listening side only over
 // TCP; on other networks it stays unnamed. An accepted connection waits at
 // most 2s for a pending lab dialer to name itself. After STARTTLS the
-// encrypted bytes are not recorded.
+// encrypted bytes are recorded as one KindWire event per TLS record header,
+// at most MaxWireEvents per connection; the decrypted lines are recorded
+// only when protocol code hands the TLS connection to the tap
+// (wire.AfterTLS).
+//
+// # TLS
+//
+// What crosses the socket after STARTTLS (RFC 3207, RFC 2595), or from the
+// first byte on an implicit-TLS port (RFC 8314), is TLS records: the tap
+// records their headers as KindWire events ("TLS record: handshake, 512
+// bytes"), what a sniffer sees. An implicit-TLS connection is recognised
+// by its first client byte, 0x16 (a handshake record, RFC 8446 section
+// 5.1), which no mail protocol line starts with; nothing needs configuring.
+// When protocol code calls wire.AfterTLS, the handshake is recorded as a
+// KindTLS event and the decrypted lines as KindLine events with TLS set;
+// wire.TLSFailed records a KindNote "TLS handshake failed: ...".
 package transcripts
 
 import (
@@ -39,7 +54,32 @@ const (
 	KindClose Kind = "close" // the connection ended (Line: reason, or "")
 	KindState Kind = "state" // protocol state change (Line: "Ready -> Mail")
 	KindNote  Kind = "note"  // a remark from an agent or the scenario runner
+	// KindTLS: a TLS handshake completed (Line: "TLS 1.3 handshake done:
+	// cipher TLS_AES_128_GCM_SHA256, server certificate CN=mx.a.example
+	// (issued by maillab lab CA 5f3a9c), verified by the client"). Agent
+	// is the side that recorded it: the client when it is a lab agent (it
+	// knows the certificate and whether it checked it), else the server.
+	KindTLS Kind = "tls"
+	// KindWire: one TLS record crossed the socket, seen from its 5-byte
+	// header (RFC 8446 section 5.1): Dir, and Line "TLS record: application
+	// data, 41 bytes" (the length field: the bytes after the header), or
+	// "not a TLS record (...)" once, for bytes that are not TLS.
+	KindWire Kind = "wire"
 )
+
+// Notes the tap records. PlaintextPasswordWarning follows a line marked
+// secret that crossed without TLS (once per run of secret client lines).
+const (
+	PlaintextPasswordWarning = "WARNING: this password crossed the wire unencrypted: anyone who can see the link can read it (in clear text, or in base64, which is an encoding, not encryption)"
+	NoteStartTLS             = "STARTTLS accepted: a TLS handshake follows, and from here on the bytes on the wire are encrypted"
+	NoteImplicitTLS          = "implicit TLS (RFC 8314): the client starts with a TLS handshake, so every byte on the wire is encrypted"
+	// TLSFailedPrefix starts the note of a failed handshake.
+	TLSFailedPrefix = "TLS handshake failed: "
+)
+
+// MaxWireEvents bounds the KindWire events of one connection; one note
+// tells when more records crossed.
+const MaxWireEvents = 10000
 
 // Event is one thing that happened on a lab connection, or a note.
 type Event struct {
@@ -55,6 +95,9 @@ type Event struct {
 	Line    string         `json:"line"`          // without CRLF
 	Bulk    bool           `json:"bulk,omitempty"`
 	Secret  bool           `json:"secret,omitempty"`
-	QueueID string         `json:"queue_id,omitempty"`
-	Agent   string         `json:"agent,omitempty"` // who wrote a note
+	// TLS: recorded inside TLS (a decrypted line, or a note or state change
+	// made after the handshake); a sniffer on the link sees none of it.
+	TLS     bool   `json:"tls,omitempty"`
+	QueueID string `json:"queue_id,omitempty"`
+	Agent   string `json:"agent,omitempty"` // who wrote a note
 }

@@ -24,8 +24,9 @@ type splitter struct {
 // feed cuts p into lines and calls emit for each complete one with its text
 // (CR LF removed; valid until emit returns), the count of bytes cut off, and
 // the position of its first byte. emit returns false to stop splitting: the
-// rest of p is then only counted (used once TLS starts).
-func (s *splitter) feed(p []byte, emit func(line []byte, extra, start int64) bool) {
+// rest of p is then only counted, and returned (used once TLS starts: the
+// rest are TLS records).
+func (s *splitter) feed(p []byte, emit func(line []byte, extra, start int64) bool) (rest []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i >= 0 && len(s.buf) == 0 && s.extra == 0 && i < MaxLineBytes {
@@ -41,7 +42,7 @@ func (s *splitter) feed(p []byte, emit func(line []byte, extra, start int64) boo
 			if !emit(line, 0, start) {
 				s.pos += int64(len(p))
 				s.lineStart = s.pos
-				return
+				return p
 			}
 			continue
 		}
@@ -61,16 +62,17 @@ func (s *splitter) feed(p []byte, emit func(line []byte, extra, start int64) boo
 		}
 		if i < 0 {
 			s.pos += int64(len(p))
-			return
+			return nil
 		}
 		s.pos += int64(i) + 1
 		p = p[i+1:]
 		if !s.flushLine(emit) {
 			s.pos += int64(len(p))
 			s.lineStart = s.pos
-			return
+			return p
 		}
 	}
+	return nil
 }
 
 // flushLine emits the buffered line (at LF, or a partial one at close).

@@ -375,7 +375,7 @@ func (l *tapListener) Accept() (net.Conn, error) {
 	if reg != nil {
 		client = reg.agent
 	}
-	cr := &connRec{id: l.rec.newConnID(), client: client, server: l.agent, proto: l.proto}
+	cr := &connRec{id: l.rec.newConnID(), client: client, server: l.agent, proto: l.proto, labClient: reg != nil}
 	if reg != nil {
 		reg.rec = cr
 		close(reg.ready)

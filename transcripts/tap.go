@@ -38,7 +38,13 @@ const (
 // mark it has seen it: a line "." ends a bulk mark (the end of dot-stuffed
 // text; not for IMAP), a client's AUTH (or POP3 PASS, IMAP LOGIN) with its
 // credentials on the command line is secret, and after a positive answer to
-// STARTTLS (POP3 STLS) the encrypted bytes are no longer split into lines.
+// STARTTLS (POP3 STLS) the encrypted bytes are no longer split into lines
+// but recorded as TLS records (KindWire). A secret line recorded without TLS
+// is followed by the note PlaintextPasswordWarning.
+//
+// Conn implements wire.TLSRecorder (see tls.go): after a handshake,
+// StartedTLS returns another *Conn, over the *tls.Conn, that records the
+// decrypted lines with the same rules.
 type Conn struct {
 	net.Conn
 	rec       *Recorder
@@ -46,9 +52,12 @@ type Conn struct {
 	recording bool
 	cr        *connRec // set by open on the recording side; immutable after
 	reg       *dialReg // the non-recording side's way to cr
+	layer     layer    // layerRaw: the socket; layerTLS: inside TLS
+	raw       *Conn    // for layerTLS: the tapped socket under the TLS
 
 	rmu, wmu     sync.Mutex // one per direction; held across the inner I/O
 	rd, wr       splitter
+	rrec, wrec   recordParser // TLS records of each direction (layerRaw)
 	rcount       atomic.Int64 // bytes read, for the positions of marks
 	wcount       atomic.Int64 // bytes written (recorded)
 	peerClosed   atomic.Bool  // Read saw io.EOF
@@ -60,14 +69,24 @@ type Conn struct {
 
 // connRec is what both tapped ends of one connection share.
 type connRec struct {
-	id                   int
-	client, server       string
-	proto                string
-	mu                   sync.Mutex // guards the fields below
-	queueID              string
-	marks                [3]markQueue // indexed by wire.Direction
-	tlsAsked, tlsStarted bool
-	tlsTag               string // IMAP tag of STARTTLS
+	id             int
+	client, server string
+	proto          string
+	mu             sync.Mutex // guards the fields below
+	queueID        string
+	marks          [2][3]markQueue // indexed by layer and wire.Direction
+	tlsAsked       bool
+	tlsTag         string // IMAP tag of STARTTLS
+	secretWarned   bool   // the plaintext-password warning follows the current run of secret lines
+
+	// labClient: the client is a lab dialer of the same Recorder, which
+	// records the TLS handshake itself (it knows the certificate and
+	// whether it verified it). Immutable after creation.
+	labClient bool
+	// tlsOn: the raw bytes are TLS records from here on (after a positive
+	// STARTTLS answer, at once on an implicit-TLS connection).
+	tlsOn      atomic.Bool
+	wireEvents atomic.Int64 // KindWire events recorded, for MaxWireEvents
 }
 
 type markQueue struct {
@@ -125,14 +144,42 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		if c.recording {
-			c.rd.feed(p[:n], c.lineEmitter(c.readDir()))
+			c.tapBytes(c.readDir(), &c.rd, &c.rrec, p[:n])
 		}
 		c.rcount.Add(int64(n))
 	}
 	if errors.Is(err, io.EOF) {
 		c.peerClosed.Store(true)
+		if c.raw != nil {
+			// A TLS close_notify ends the stream before the socket does.
+			c.raw.peerClosed.Store(true)
+		}
 	}
 	return n, err
+}
+
+// tapBytes records the bytes p of direction d: lines, or, on the socket once
+// TLS is on, TLS records. An implicit-TLS connection (RFC 8314) is known by
+// its first client byte: 0x16, a TLS handshake record (RFC 8446 section
+// 5.1); no mail protocol line starts with that control character.
+func (c *Conn) tapBytes(d wire.Direction, s *splitter, rp *recordParser, p []byte) {
+	var stamp time.Time // shared by the events of one Read or Write
+	if c.layer == layerRaw {
+		cr := c.cr
+		if d == wire.ClientToServer && s.pos == 0 && p[0] == recordTypeHandshake && !cr.tlsOn.Load() {
+			cr.tlsOn.Store(true)
+			c.rec.emitAt(c.event(KindNote, NoteImplicitTLS), &stamp)
+		}
+		if cr.tlsOn.Load() {
+			s.pos += int64(len(p))
+			c.wireRecords(d, rp, p, &stamp)
+			return
+		}
+	}
+	rest := s.feed(p, c.lineEmitter(d, &stamp))
+	if len(rest) > 0 && c.layer == layerRaw {
+		c.wireRecords(d, rp, rest, &stamp)
+	}
 }
 
 // Write implements net.Conn; on the recording side it records the lines of p
@@ -141,7 +188,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.recording {
-		c.wr.feed(p, c.lineEmitter(c.writeDir()))
+		if len(p) > 0 {
+			c.tapBytes(c.writeDir(), &c.wr, &c.wrec, p)
+		}
 		c.wcount.Add(int64(len(p)))
 		return c.Conn.Write(p)
 	}
@@ -153,6 +202,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Close implements net.Conn. It records the partial lines left and the close
 // once; later calls do nothing and return nil.
 func (c *Conn) Close() error {
+	if c.layer == layerTLS {
+		return c.closeTLS()
+	}
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
@@ -164,14 +216,10 @@ func (c *Conn) Close() error {
 			return
 		}
 		c.rmu.Lock()
-		if c.rd.pending() {
-			c.rd.flushLine(c.lineEmitter(c.readDir()))
-		}
+		c.flushPartial(c.readDir(), &c.rd)
 		c.rmu.Unlock()
 		c.wmu.Lock()
-		if c.wr.pending() {
-			c.wr.flushLine(c.lineEmitter(c.writeDir()))
-		}
+		c.flushPartial(c.writeDir(), &c.wr)
 		c.wmu.Unlock()
 		by := c.agent()
 		if c.peerClosed.Load() {
@@ -183,6 +231,14 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	return c.closeErr
+}
+
+// flushPartial records the partial line of s, if any (at close). The
+// direction's lock must be held.
+func (c *Conn) flushPartial(d wire.Direction, s *splitter) {
+	if s.pending() {
+		s.flushLine(c.lineEmitter(d, nil))
+	}
 }
 
 // agent names this side; peer the other.
@@ -204,50 +260,71 @@ func (c *Conn) peer() string {
 }
 
 // lineEmitter returns the splitter callback recording lines in direction d.
-func (c *Conn) lineEmitter(d wire.Direction) func(line []byte, extra, start int64) bool {
-	var stamp time.Time // shared by the lines of one Read or Write
+// stamp, when not nil, is shared by the events of one Read or Write.
+func (c *Conn) lineEmitter(d wire.Direction, stamp *time.Time) func(line []byte, extra, start int64) bool {
+	if stamp == nil {
+		stamp = new(time.Time)
+	}
+	inTLS := c.layer == layerTLS
 	return func(line []byte, extra, start int64) bool {
 		cr := c.cr
 		text := lineText(line, extra)
 		cr.mu.Lock()
-		if cr.tlsStarted {
+		if !inTLS && cr.tlsOn.Load() {
 			cr.mu.Unlock()
 			return false
 		}
-		m := cr.markAt(d, start)
+		m := cr.markAt(c.layer, d, start)
 		bulk, secret := m == wire.MarkBulk, m == wire.MarkSecret
 		if bulk && text == "." && cr.proto != "imap" {
 			// RFC 5321 section 4.5.2: a line of a single dot ends the text.
 			bulk = false
-			cr.marks[d].cur = wire.MarkNone
+			cr.marks[c.layer][d].cur = wire.MarkNone
 		}
-		if !secret && d == wire.ClientToServer && credentialsInLine(cr.proto, text) {
-			secret = true
+		creds := d == wire.ClientToServer && credentialsInLine(cr.proto, text)
+		secret = secret || creds
+		tlsNow := false
+		if !inTLS {
+			tlsNow = cr.watchTLS(d, text)
 		}
-		tlsNow := cr.watchTLS(d, text)
+		// One warning per run of secret client lines (AUTH LOGIN sends
+		// two, with server lines between); a command carrying credentials
+		// starts a new run.
+		warn := false
+		switch {
+		case secret && !inTLS:
+			warn, cr.secretWarned = !cr.secretWarned || creds, true
+		case d == wire.ClientToServer:
+			cr.secretWarned = false
+		}
 		q := cr.queueID
 		cr.mu.Unlock()
 		c.rec.emitAt(Event{
 			Conn: cr.id, Client: cr.client, Server: cr.server, Proto: cr.proto,
 			Kind: KindLine, Dir: d, DirText: d.String(), Line: text,
-			Bulk: bulk, Secret: secret, QueueID: q,
-		}, &stamp)
-		if tlsNow {
-			c.rec.emit(Event{
+			Bulk: bulk, Secret: secret, QueueID: q, TLS: inTLS,
+		}, stamp)
+		if warn {
+			c.rec.emitAt(Event{
 				Conn: cr.id, Client: cr.client, Server: cr.server, Proto: cr.proto,
-				Kind: KindNote, QueueID: q,
-				Line: "TLS handshake: from here on the bytes are encrypted and not shown",
-			})
+				Kind: KindNote, QueueID: q, Line: PlaintextPasswordWarning,
+			}, stamp)
+		}
+		if tlsNow {
+			c.rec.emitAt(Event{
+				Conn: cr.id, Client: cr.client, Server: cr.server, Proto: cr.proto,
+				Kind: KindNote, QueueID: q, Line: NoteStartTLS,
+			}, stamp)
 			return false
 		}
 		return true
 	}
 }
 
-// markAt applies the marks due at byte position pos of direction d and
-// returns the mark in force there. cr.mu must be held.
-func (cr *connRec) markAt(d wire.Direction, pos int64) wire.Mark {
-	q := &cr.marks[d]
+// markAt applies the marks due at byte position pos of direction d of
+// layer l and returns the mark in force there. cr.mu must be held.
+func (cr *connRec) markAt(l layer, d wire.Direction, pos int64) wire.Mark {
+	q := &cr.marks[l][d]
 	i := 0
 	for i < len(q.pending) && q.pending[i].pos <= pos {
 		q.cur = q.pending[i].m
@@ -257,14 +334,15 @@ func (cr *connRec) markAt(d wire.Direction, pos int64) wire.Mark {
 	return q.cur
 }
 
-// addMark queues m to take effect at byte position pos of direction d.
-func (cr *connRec) addMark(d wire.Direction, pos int64, m wire.Mark) {
+// addMark queues m to take effect at byte position pos of direction d of
+// layer l. Each layer counts its own bytes: inside TLS, the decrypted ones.
+func (cr *connRec) addMark(l layer, d wire.Direction, pos int64, m wire.Mark) {
 	if d != wire.ClientToServer && d != wire.ServerToClient {
 		return
 	}
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	q := &cr.marks[d]
+	q := &cr.marks[l][d]
 	i := sort.Search(len(q.pending), func(i int) bool { return q.pending[i].pos > pos })
 	q.pending = append(q.pending, posMark{})
 	copy(q.pending[i+1:], q.pending[i:])
@@ -277,7 +355,8 @@ func (cr *connRec) addMark(d wire.Direction, pos int64, m wire.Mark) {
 
 // watchTLS follows STARTTLS (RFC 3207), STLS (RFC 2595 section 4) and IMAP
 // STARTTLS, and reports whether line is the positive answer after which TLS
-// starts. cr.mu must be held. It is on every line's path: cheap tests first.
+// starts (and then sets cr.tlsOn). cr.mu must be held. It is on every
+// line's path: cheap tests first.
 func (cr *connRec) watchTLS(d wire.Direction, line string) bool {
 	if d == wire.ClientToServer {
 		cr.tlsAsked = false
@@ -301,23 +380,27 @@ func (cr *connRec) watchTLS(d wire.Direction, line string) bool {
 		return false
 	}
 	first, rest := cutWord(line)
+	ok := false
 	switch {
 	case cr.proto == "imap":
 		if first == "*" {
 			return false
 		}
 		status, _ := cutWord(rest)
-		cr.tlsStarted = first == cr.tlsTag && strings.EqualFold(status, "OK")
+		ok = first == cr.tlsTag && strings.EqualFold(status, "OK")
 	case cr.proto == "pop3":
-		cr.tlsStarted = first == "+OK"
+		ok = first == "+OK"
 	default:
 		if len(line) > 3 && line[3] == '-' {
 			return false // a multi-line reply goes on
 		}
-		cr.tlsStarted = strings.HasPrefix(line, "220")
+		ok = strings.HasPrefix(line, "220")
+	}
+	if ok {
+		cr.tlsOn.Store(true)
 	}
 	cr.tlsAsked = false
-	return cr.tlsStarted
+	return ok
 }
 
 // cutWord splits line at its first run of spaces.
@@ -404,7 +487,7 @@ func (c *Conn) tracerEvent(k Kind, line string) Event {
 		agent = cr.client
 	}
 	return Event{Conn: cr.id, Client: cr.client, Server: cr.server, Proto: cr.proto,
-		Kind: k, Agent: agent, Line: line, QueueID: q}
+		Kind: k, Agent: agent, Line: line, QueueID: q, TLS: c.layer == layerTLS}
 }
 
 // State implements wire.Tracer: a KindState event "from -> to".
@@ -418,7 +501,7 @@ func (c *Conn) State(from, to string) {
 // right line.
 func (c *Conn) Mark(d wire.Direction, m wire.Mark) {
 	if cr := c.record(); cr != nil {
-		cr.addMark(d, c.countFor(d), m)
+		cr.addMark(c.layer, d, c.countFor(d), m)
 	}
 }
 
@@ -429,7 +512,7 @@ func (c *Conn) Mark(d wire.Direction, m wire.Mark) {
 // most maxPendingMarks marks may wait for their position.
 func (c *Conn) MarkAhead(d wire.Direction, ahead int64, m wire.Mark) {
 	if cr := c.record(); cr != nil {
-		cr.addMark(d, c.countFor(d)+ahead, m)
+		cr.addMark(c.layer, d, c.countFor(d)+ahead, m)
 	}
 }
 
@@ -448,4 +531,7 @@ func (c *Conn) QueueID(id string) {
 	}
 }
 
-var _ wire.Tracer = (*Conn)(nil)
+var (
+	_ wire.Tracer      = (*Conn)(nil)
+	_ wire.TLSRecorder = (*Conn)(nil)
+)

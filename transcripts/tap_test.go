@@ -24,8 +24,13 @@ func summary(e Event) string {
 	switch e.Kind {
 	case KindOpen:
 		s += fmt.Sprintf(" %s -> %s", e.Client, e.Server)
+	case KindWire:
+		s += " " + e.DirText + ": " + e.Line
 	case KindLine:
 		s += " " + e.DirText + ": " + e.Line
+		if e.TLS {
+			s += " [tls]"
+		}
 		if e.Bulk {
 			s += " [bulk]"
 		}
@@ -380,8 +385,10 @@ func TestMarksQueueIDAndNotes(t *testing.T) {
 		"#1 line C: AUTH LOGIN",
 		"#1 line S: 334 VXNlcm5hbWU6",
 		"#1 line C: YWxpY2U= [secret]",
+		"#1 note " + PlaintextPasswordWarning,
 		"#1 line S: 235 2.7.0 OK",
 		"#1 line C: AUTH PLAIN AGFsaWNlAHNlY3JldA== [secret]",
+		"#1 note " + PlaintextPasswordWarning,
 		"#1 line S: 235 2.7.0 OK",
 		"#1 line C: DATA",
 		"#1 state mx.a.test: Rcpt -> Data",
@@ -402,7 +409,7 @@ func TestMarksQueueIDAndNotes(t *testing.T) {
 	}
 }
 
-func TestStartTLSHidesEncryptedBytes(t *testing.T) {
+func TestStartTLSRecordsRecordsNotLines(t *testing.T) {
 	rec := NewRecorder(Options{})
 	l := rec.Listen(listen(t), "mx.a.test", "smtp")
 	done := serve(t, l, func(p *peer) error {
@@ -449,7 +456,10 @@ func TestStartTLSHidesEncryptedBytes(t *testing.T) {
 		"#1 line S: 220 mx.a.test",
 		"#1 line C: STARTTLS",
 		"#1 line S: 220 2.0.0 Ready to start TLS",
-		"#1 note TLS handshake: from here on the bytes are encrypted and not shown",
+		"#1 note " + NoteStartTLS,
+		// "\x16\x03\x01 b": a handshake record header announcing 0x2062 bytes.
+		"#1 wire C: TLS record: handshake, 8290 bytes",
+		"#1 wire S: TLS record: handshake, 8290 bytes",
 		"#1 close closed by mx.a.test",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -65,6 +65,7 @@ package mta
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -169,6 +170,25 @@ type Config struct {
 	MaxHops int
 	// Faults make the MTA misbehave on purpose, to show retries in class.
 	Faults []Fault
+
+	// TLS is the server side of TLS (the lab CA's certificate for
+	// Hostname); nil means no TLS anywhere. With it, port 25 offers
+	// STARTTLS (RFC 3207), and SMTP AUTH is offered only after it unless
+	// PlaintextAuth.
+	TLS *tls.Config
+	// ClientTLS verifies other MTAs when this one delivers: it uses
+	// STARTTLS when the peer offers it (opportunistic, RFC 3207 section
+	// 4; RFC 7435); nil means deliver in clear.
+	ClientTLS *tls.Config
+	// SubmissionListen and SubmissionsListen are the message submission
+	// ports: 587 (RFC 6409: STARTTLS, then AUTH before MAIL) and 465 (RFC
+	// 8314 section 3.3: TLS from the first byte, then AUTH). "" means not
+	// served. Both need TLS and Passwords.
+	SubmissionListen  string
+	SubmissionsListen string
+	// PlaintextAuth allows AUTH before TLS, to show a class why it is
+	// dangerous: the transcript then warns when the password crosses.
+	PlaintextAuth bool
 	// Gate, when set, is called before each delivery attempt from the
 	// queue and may hold it back; the function it returns is called when
 	// the attempt is over (see queue.Options.Hold). A scenario uses it so
@@ -183,19 +203,18 @@ type MTA struct {
 	users   map[string]bool   // lower case addresses
 	first   map[string]string // domain -> first listed user
 
-	mu      sync.Mutex
-	started bool
-	addr    string
-	srv     *smtpserver.Server
-	done    chan struct{}
-	ctx     context.Context // ends when Stop gives up waiting
-	cancel  context.CancelFunc
-	idle    []*lmtpConn
-	closed  bool // Stop has begun: no more pooling
-	q       *queue.Queue
-	trusted []netip.Prefix
-	relayTo map[string]bool // lower-case users a smarthost relays for
-	faults  *faults
+	mu        sync.Mutex
+	started   bool
+	ports     []*port
+	endpoints map[string]string
+	ctx       context.Context // ends when Stop gives up waiting
+	cancel    context.CancelFunc
+	idle      []*lmtpConn
+	closed    bool // Stop has begun: no more pooling
+	q         *queue.Queue
+	trusted   []netip.Prefix
+	relayTo   map[string]bool // lower-case users a smarthost relays for
+	faults    *faults
 }
 
 // New checks cfg and returns an MTA. It opens nothing.
@@ -245,6 +264,9 @@ func New(cfg Config) (*MTA, error) {
 	}
 	if cfg.MaxHops <= 0 {
 		cfg.MaxHops = 50
+	}
+	if (cfg.SubmissionListen != "" || cfg.SubmissionsListen != "") && (cfg.TLS == nil || len(cfg.Passwords) == 0) {
+		return fail("the submission ports need TLS and Passwords")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -315,53 +337,94 @@ func (m *MTA) Kind() string {
 	return "mta"
 }
 
-// Start listens on Config.Listen and serves SMTP until Stop. It returns
-// once the socket is listening.
+// Start listens on Config.Listen (and the submission ports when set) and
+// serves SMTP until Stop. It returns once every socket is listening; if
+// one cannot listen, none is left open.
 func (m *MTA) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.started {
 		return fmt.Errorf("mta %s: already started", m.cfg.Name)
 	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", m.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("mta %s: listen: %w", m.cfg.Name, err)
+	ports := []*port{{name: "smtp", addr: m.cfg.Listen, mode: modeRelay}}
+	if m.cfg.SubmissionListen != "" {
+		ports = append(ports, &port{name: "submission", addr: m.cfg.SubmissionListen, mode: modeSubmission})
 	}
-	m.addr = l.Addr().String()
-	if m.cfg.Recorder != nil {
-		l = m.cfg.Recorder.Listen(l, m.cfg.Name, "smtp")
+	if m.cfg.SubmissionsListen != "" {
+		ports = append(ports, &port{name: "submissions", addr: m.cfg.SubmissionsListen, mode: modeSubmissions})
+	}
+	var lc net.ListenConfig
+	for i, p := range ports {
+		l, err := lc.Listen(ctx, "tcp", p.addr)
+		if err != nil {
+			for _, o := range ports[:i] {
+				o.l.Close()
+			}
+			return fmt.Errorf("mta %s: listen %s: %w", m.cfg.Name, p.name, err)
+		}
+		p.addr = l.Addr().String()
+		if m.cfg.Recorder != nil {
+			l = m.cfg.Recorder.Listen(l, m.cfg.Name, "smtp")
+		}
+		p.l = l
 	}
 	if m.cfg.QueueDir != "" {
 		q, err := m.openQueue()
 		if err != nil {
-			l.Close()
+			for _, p := range ports {
+				p.l.Close()
+			}
 			return err
 		}
 		m.q = q
 	}
-	m.srv = smtpserver.New(m.serverOptions(), backend{m})
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.done = make(chan struct{})
+	for _, p := range ports {
+		p.srv = smtpserver.New(m.serverOptions(p.mode), backend{m: m, mode: p.mode})
+		p.done = make(chan struct{})
+		go func() {
+			defer close(p.done)
+			_ = p.srv.Serve(p.l) // returns nil after Shutdown; closes l
+		}()
+	}
+	m.ports = ports
+	m.endpoints = map[string]string{}
+	for _, p := range ports {
+		m.endpoints[p.name] = p.addr
+	}
 	m.started = true
-	srv, done := m.srv, m.done
-	go func() {
-		defer close(done)
-		_ = srv.Serve(l) // returns nil after Shutdown; closes l
-	}()
 	if m.q != nil {
 		m.q.Start() // what a previous run left in the queue goes now
 	}
 	return nil
 }
 
+// port is one listening SMTP server of the MTA.
+type port struct {
+	name string // "smtp", "submission", "submissions"
+	addr string
+	mode mode
+	l    net.Listener
+	srv  *smtpserver.Server
+	done chan struct{}
+}
+
+// mode is what a port is for.
+type mode int
+
+const (
+	modeRelay       mode = iota // port 25: mail from anyone for the MTA's domains; relaying by policy
+	modeSubmission              // port 587 (RFC 6409): STARTTLS, then AUTH, then mail
+	modeSubmissions             // port 465 (RFC 8314 section 3.3): TLS from the first byte, then AUTH
+)
+
 // Stop ends every session — a hand-off in progress may finish until ctx is
 // done, then it is cut — closes the idle LMTP connections and waits for
 // everything it started. It is safe to call twice, or without Start.
 func (m *MTA) Stop(ctx context.Context) error {
 	m.mu.Lock()
-	srv, done, cancel := m.srv, m.done, m.cancel
-	m.srv = nil
+	ports, cancel := m.ports, m.cancel
+	m.ports = nil
 	m.closed = true
 	idle := m.idle
 	m.idle = nil
@@ -369,17 +432,21 @@ func (m *MTA) Stop(ctx context.Context) error {
 	for _, c := range idle {
 		_ = c.c.Quit()
 	}
-	if srv == nil {
+	if ports == nil {
 		return nil
 	}
-	err := srv.Shutdown(ctx)
-	var qerr error
+	var errs []error
+	for _, p := range ports {
+		errs = append(errs, p.srv.Shutdown(ctx))
+	}
 	if m.q != nil {
-		qerr = m.q.Stop(ctx) // cuts outbound sessions still running
+		errs = append(errs, m.q.Stop(ctx)) // cuts outbound sessions still running
 	}
 	cancel() // cuts LMTP hand-offs still running
-	<-done
-	if err = errors.Join(err, qerr); err != nil {
+	for _, p := range ports {
+		<-p.done
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("mta %s: stop: %w", m.cfg.Name, err)
 	}
 	return nil
@@ -393,14 +460,16 @@ func (m *MTA) Queue() *queue.Queue {
 	return m.q
 }
 
-// Endpoints returns {"smtp": "127.0.0.1:port"} once started.
+// Endpoints returns {"smtp": "127.0.0.1:port"} once started, with
+// "submission" and "submissions" when served. They stay known after Stop.
 func (m *MTA) Endpoints() map[string]string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.addr == "" {
-		return map[string]string{}
+	out := map[string]string{}
+	for k, v := range m.endpoints {
+		out[k] = v
 	}
-	return map[string]string{"smtp": m.addr}
+	return out
 }
 
 // isLocal says whether to is in one of the MTA's domains (the bare
@@ -441,15 +510,19 @@ func (m *MTA) route(to mail.Path) (string, error) {
 	return "", smtp.Errorf(smtp.C550MailboxUnavailable, "5.1.1", "%s: Recipient address rejected: User unknown", to.Bracketed())
 }
 
-type backend struct{ m *MTA }
+type backend struct {
+	m    *MTA
+	mode mode
+}
 
 func (b backend) NewSession(c *smtpserver.ConnInfo) (smtpserver.Session, error) {
-	return &session{m: b.m, info: c}, nil
+	return &session{m: b.m, info: c, mode: b.mode}, nil
 }
 
 // session is one SMTP connection.
 type session struct {
 	m      *MTA
+	mode   mode
 	info   *smtpserver.ConnInfo
 	qid    string
 	from   mail.Path
@@ -467,6 +540,13 @@ type session struct {
 func (s *session) Mail(from mail.Path, p smtp.MailParams) error {
 	if err := s.m.faults.hit("MAIL", s.info.Tracer); err != nil {
 		return err
+	}
+	if user := s.info.User; user != "" && !from.IsNull() && !strings.EqualFold(from.String(), user) {
+		// RFC 6409 section 6.1: a submission server may check that the
+		// sender is the authenticated user; Postfix's
+		// reject_sender_login_mismatch answers this way.
+		s.info.Tracer.Note(fmt.Sprintf("%s logged in as %s and may send only as %s, not as %s", peerIP(s.info.RemoteAddr), user, user, from.Bracketed()))
+		return smtp.Errorf(smtp.C553MailboxName, "5.7.1", "%s: Sender address rejected: not owned by user %s", from.Bracketed(), user)
 	}
 	s.reset()
 	s.qid = s.m.cfg.IDs()
@@ -539,9 +619,13 @@ func (s *session) Data(r io.Reader) error {
 	}
 	with := "SMTP"
 	if s.info.ESMTP {
-		with = "ESMTP" // RFC 3848 section 2
+		// RFC 3848 section 2: ESMTP, plus S under TLS, plus A after AUTH.
+		with = "ESMTP"
+		if s.info.TLS != nil {
+			with += "S"
+		}
 		if s.info.User != "" {
-			with = "ESMTPA" // RFC 3848 section 2: ESMTP with AUTH
+			with += "A"
 		}
 	}
 	rec := mail.Received{

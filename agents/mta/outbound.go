@@ -33,18 +33,27 @@ import (
 // or a null MX fails it, and the queue bounces it to the sender.
 
 // serverOptions are the SMTP server's options.
-func (m *MTA) serverOptions() smtpserver.Options {
+func (m *MTA) serverOptions(md mode) smtpserver.Options {
 	o := smtpserver.Options{
 		Hostname:        m.cfg.Hostname,
 		MaxMessageBytes: m.cfg.MaxMessageBytes,
 		MaxRecipients:   m.cfg.MaxRecipients,
+		TLSConfig:       m.cfg.TLS,
 	}
 	if len(m.cfg.Passwords) > 0 {
-		// SMTP AUTH (RFC 4954). The lab has no TLS yet, so the password
-		// crosses the loopback in base64, which the transcript points out;
-		// it is masked in the transcript all the same.
+		// SMTP AUTH (RFC 4954), only under TLS when the MTA has TLS
+		// (RFC 4954 section 4: 538 before it), unless a scenario allows
+		// it in clear to show the danger. Without TLS at all the password
+		// crosses the loopback in base64, as the transcript points out.
 		o.Authenticator = smtpserver.Passwords(m.cfg.Passwords)
-		o.AllowInsecureAuth = true
+		o.AllowInsecureAuth = m.cfg.TLS == nil || m.cfg.PlaintextAuth
+	}
+	switch md {
+	case modeSubmission:
+		o.RequireAuth = true
+	case modeSubmissions:
+		o.RequireAuth = true
+		o.ImplicitTLS = true
 	}
 	return o
 }
@@ -413,6 +422,19 @@ func (m *MTA) session(ctx context.Context, qid string, from mail.Path, host, add
 	if err := c.Hello(""); err != nil {
 		_ = c.Quit()
 		return nil, fmt.Sprintf("X-Maillab; %s[%s] refused EHLO/HELO: %v", host, addr, shortErr(err))
+	}
+	if m.cfg.ClientTLS != nil && c.HasExtension("STARTTLS") {
+		// Opportunistic TLS between MTAs (RFC 3207, RFC 7435): used when
+		// offered, with the peer's certificate checked against the lab CA.
+		cfg := m.cfg.ClientTLS.Clone()
+		cfg.ServerName = strings.Trim(host, "[]")
+		if err := c.StartTLS(cfg); err != nil {
+			return nil, fmt.Sprintf("X-Maillab; TLS with %s[%s] failed: %v", host, addr, shortErr(err))
+		}
+		if err := c.Hello(""); err != nil {
+			_ = c.Quit()
+			return nil, fmt.Sprintf("X-Maillab; %s[%s] refused EHLO after STARTTLS: %v", host, addr, shortErr(err))
+		}
 	}
 	if err := c.Mail(from, smtp.MailParams{Size: int64(len(body))}); err != nil {
 		if e := asReply(err); e != nil {

@@ -112,6 +112,7 @@ error, 3 the scenario file has mistakes, 4 the lab could not run, 130 stopped.`,
 		newRelaytestCmd(s, g),
 		newQueueCmd(s, g),
 		newScenariosCmd(s, g),
+		newCACmd(s, g),
 	)
 	return root
 }

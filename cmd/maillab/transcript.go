@@ -13,10 +13,12 @@ import (
 
 // transcriptOptions are the flags of every command that shows a transcript.
 type transcriptOptions struct {
-	explain  bool
-	lang     string
-	json     bool
-	showBody bool
+	explain     bool
+	lang        string
+	json        bool
+	showBody    bool
+	showSecrets bool
+	wire        bool
 }
 
 func (t *transcriptOptions) addFlags(cmd *cobra.Command) {
@@ -25,7 +27,17 @@ func (t *transcriptOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&t.lang, "lang", "en", "language of the explanations: en or es")
 	f.BoolVar(&t.json, "json", false, "print the transcript as JSON Lines, one event per line")
 	f.BoolVar(&t.showBody, "show-body", false, "print every line of message bodies instead of the first few")
+	t.addViewFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"en", "es"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// addViewFlags adds --show-secrets and --wire, the flags that choose what
+// a transcript reveals; addFlags includes them, and commands that register
+// the other flags themselves (up) call it.
+func (t *transcriptOptions) addViewFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&t.showSecrets, "show-secrets", false, "print passwords and AUTH data as they crossed instead of ***")
+	f.BoolVar(&t.wire, "wire", false, "the wire view: what a sniffer on the link sees (lines sent in the clear, then only the sizes of encrypted TLS records); ignored with --json, which keeps every event")
 }
 
 func (t *transcriptOptions) validate() error {
@@ -43,9 +55,12 @@ func (t *transcriptOptions) validate() error {
 func (t *transcriptOptions) attach(rec *transcripts.Recorder, w io.Writer, color bool) func() {
 	var r render.Renderer
 	if t.json {
-		r = render.NewJSON(w)
+		j := render.NewJSON(w)
+		j.ShowSecrets = t.showSecrets
+		r = j
 	} else {
-		r = render.NewText(w, render.Options{Color: color, Explain: t.explain, Lang: t.lang, ShowBulk: t.showBody})
+		r = render.NewText(w, render.Options{Color: color, Explain: t.explain, Lang: t.lang, ShowBulk: t.showBody,
+			ShowSecrets: t.showSecrets, Wire: t.wire})
 	}
 	cancel := rec.Subscribe(func(e transcripts.Event) { _ = r.Write(e) })
 	var once sync.Once

@@ -59,6 +59,7 @@ and the transcript as text on stderr. Scripts and tests drive a lab this way.`,
 	f.BoolVar(&o.explain, "explain", false, "explain every command and reply under its line")
 	f.StringVar(&o.lang, "lang", "en", "language of the explanations: en or es")
 	f.BoolVar(&o.showBody, "show-body", false, "print every line of message bodies instead of the first few")
+	o.addViewFlags(cmd)
 	f.BoolVar(&o.jsonInfo, "json", false, "print the endpoints as one JSON object on stdout (the transcript goes to stderr)")
 	f.StringVar(&o.dir, "dir", "", "keep the lab's state (Maildirs) in this directory instead of a temporary one")
 	f.IntVar(&o.portBase, "port-base", 0, "listen on stable ports N, N+1, ... instead of ports the system picks")

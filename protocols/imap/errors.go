@@ -30,6 +30,9 @@ const (
 	CodeClientBug            = "CLIENTBUG" // RFC 5530 section 3
 	CodeUnavailable          = "UNAVAILABLE"
 	CodeServerBug            = "SERVERBUG"
+	// CodePrivacyRequired: the operation needs privacy (TLS) first, e.g.
+	// LOGIN while LOGINDISABLED is advertised (RFC 5530 section 3).
+	CodePrivacyRequired = "PRIVACYREQUIRED"
 )
 
 // Error is an IMAP status response that is not a success: NO, BAD or BYE,

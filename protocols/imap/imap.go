@@ -6,7 +6,8 @@
 //
 // RFC 3501 (IMAP4rev1), RFC 9051 (IMAP4rev2, for comparison), RFC 7888
 // (LITERAL+), RFC 2177 (IDLE), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 2342
-// (NAMESPACE), RFC 5161 (ENABLE), RFC 2971 (ID).
+// (NAMESPACE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 5530 (response codes,
+// PRIVACYREQUIRED among them).
 package imap
 
 import "time"

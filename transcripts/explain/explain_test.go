@@ -501,3 +501,26 @@ func TestCredentialsNeverEchoed(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSLinesExplainedInEveryLanguage(t *testing.T) {
+	for _, lang := range Langs {
+		for _, tc := range []struct {
+			dir  wire.Direction
+			line string
+		}{
+			{0, "TLS 1.3 handshake done: cipher TLS_AES_128_GCM_SHA256, server certificate CN=mx.a.example (issued by maillab lab CA 5f3a9c01), verified by the client"},
+			{wire.ClientToServer, "TLS record: handshake, 512 bytes"},
+			{wire.ServerToClient, "TLS record: application data, 41 bytes"},
+			{wire.ServerToClient, "TLS record: change cipher spec, 1 bytes"},
+			{wire.ClientToServer, "TLS record: alert, 19 bytes"},
+			{wire.ServerToClient, `not a TLS record (starts 32 32 30 20 6d, "220 m"): the rest of this direction is not recorded`},
+		} {
+			if Explain("tls", tc.dir, tc.line, lang) == "" {
+				t.Errorf("%s: no explanation for %q", lang, tc.line)
+			}
+		}
+		if x := Explain("tls", wire.ClientToServer, "TLS record: type 99, 1 bytes", lang); x != "" {
+			t.Errorf("%s: unknown record type explained: %q", lang, x)
+		}
+	}
+}

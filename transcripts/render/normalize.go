@@ -37,6 +37,15 @@ var (
 	// DNS message ids, "(id 4711," in the lines of a dns exchange, are
 	// random (RFC 5452 section 9.2) and become "(id <DNSID>,".
 	dnsID = regexp.MustCompile(`\(id \d{1,5},`)
+
+	// TLS: the size of a record ("TLS record: handshake, 512 bytes") becomes
+	// <N> (certificates, signatures and session tickets vary in size); the
+	// cipher suite of a handshake line becomes <CIPHER> (Go prefers AES-GCM
+	// or ChaCha20 depending on the CPU); the random id of the lab CA,
+	// "maillab lab CA 5f3a9c01", becomes <CAID>.
+	wireSize   = regexp.MustCompile(`^(TLS record: [a-z ]+), \d+ bytes$`)
+	cipherName = regexp.MustCompile(`\bcipher TLS_[A-Z0-9_]+`)
+	labCAID    = regexp.MustCompile(`\b(maillab lab CA) [0-9a-f]{4,}\b`)
 )
 
 // Normalize returns a copy of events that renders the same on every run, for
@@ -44,7 +53,14 @@ var (
 // between runs (queue ids, Message-IDs, Maildir file names, dates, ports)
 // replaced by numbered placeholders as documented on the patterns above.
 // The same value gets the same placeholder everywhere in events.
+//
+// A TLS handshake event is recorded by one side as its handshake ends,
+// while the other side records the last records: where it lands among
+// them varies from run to run. Normalize moves it to just before the first
+// event of its connection recorded inside TLS (Event.TLS), or, when there
+// is none, to the end of the run of wire events around it.
 func Normalize(events []transcripts.Event) []transcripts.Event {
+	events = placeHandshakes(events)
 	n := normalizer{seen: make(map[string]string), count: make(map[string]int)}
 	var ids []string
 	for _, e := range events {
@@ -69,6 +85,13 @@ func Normalize(events []transcripts.Event) []transcripts.Event {
 			e.QueueID = n.seen["q:"+e.QueueID]
 		}
 		e.Line = n.text(e.Line)
+		switch e.Kind {
+		case transcripts.KindWire:
+			e.Line = wireSize.ReplaceAllString(e.Line, "$1, <N> bytes")
+		case transcripts.KindTLS:
+			e.Line = cipherName.ReplaceAllLiteralString(e.Line, "cipher <CIPHER>")
+		}
+		e.Line = labCAID.ReplaceAllString(e.Line, "$1 <CAID>")
 		if e.Proto == "dns" {
 			e.Line = dnsID.ReplaceAllLiteralString(e.Line, "(id <DNSID>,")
 		}
@@ -121,4 +144,39 @@ func (n *normalizer) text(s string) string {
 		key := "a:" + strings.Trim(m[1], "[]") + ":" + m[2]
 		return m[1] + ":" + n.placeholder(key, "PORT%d")
 	})
+}
+
+// placeHandshakes returns a copy of events with each TLS handshake event
+// moved as Normalize documents.
+func placeHandshakes(events []transcripts.Event) []transcripts.Event {
+	out := append([]transcripts.Event(nil), events...)
+	for i := 0; i < len(out); i++ {
+		e := out[i]
+		if e.Kind != transcripts.KindTLS || e.Conn == 0 {
+			continue
+		}
+		rest := append(out[:i:i], out[i+1:]...)
+		at := -1
+		for j, f := range rest {
+			if f.Conn == e.Conn && f.TLS {
+				at = j
+				break
+			}
+		}
+		if at < 0 {
+			at = i
+			for at < len(rest) && rest[at].Conn == e.Conn && rest[at].Kind == transcripts.KindWire {
+				at++
+			}
+		}
+		moved := make([]transcripts.Event, 0, len(out))
+		moved = append(moved, rest[:at]...)
+		moved = append(moved, e)
+		moved = append(moved, rest[at:]...)
+		out = moved
+		if at > i {
+			i-- // the event now at i has not been looked at
+		}
+	}
+	return out
 }

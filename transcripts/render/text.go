@@ -18,6 +18,20 @@
 // error replies (4yz/5yz, -ERR, NO/BAD) use the error color; with Explain the
 // explanation follows on its own line. Message text is cut after a few lines
 // and credentials are masked unless asked otherwise.
+//
+// TLS: a completed handshake is one line marked "≡" in its own color:
+//
+//	#1  alice      ≡  TLS 1.3 handshake done: cipher TLS_AES_128_GCM_SHA256, server certificate ...
+//
+// and the lines after it are shown decrypted, as the lab's agents see them.
+// The TLS records on the socket (wire events) are hidden, unless
+// Options.Wire asks for the wire view: what a sniffer on the link captures.
+// The wire view shows the lines that crossed in the clear (a password among
+// them is shown masked but marked "(readable by anyone on the link)", or as
+// it crossed with ShowSecrets), the handshake line, and after it only the
+// records, "C: [TLS record: application data, 41 bytes]", never a decrypted
+// line. The warning the tap adds after a password sent without TLS is shown
+// in the error color.
 package render
 
 import (
@@ -46,6 +60,8 @@ type Palette struct {
 	Note    *color.Color // state changes, notes, open and close
 	Error   *color.Color // error replies
 	Explain *color.Color // explanations
+	TLS     *color.Color // TLS handshakes and records; nil means Note
+	Warning *color.Color // the plaintext-password warning; nil means Error
 }
 
 // DefaultPalette returns new colors: client cyan, server green, notes
@@ -57,6 +73,8 @@ func DefaultPalette() *Palette {
 		Note:    color.New(color.Faint),
 		Error:   color.New(color.FgRed, color.Bold),
 		Explain: color.New(color.FgHiBlack),
+		TLS:     color.New(color.FgMagenta),
+		Warning: color.New(color.FgYellow, color.Bold),
 	}
 }
 
@@ -75,6 +93,12 @@ type Options struct {
 	ShowBulk bool
 	// ShowSecrets shows credentials; by default they are masked as "***".
 	ShowSecrets bool
+	// Wire is the wire view, what a sniffer on the link captures: the
+	// lines that crossed in the clear, then only the TLS records (events
+	// of kind wire) and none of the decrypted lines, notes or state changes
+	// recorded inside TLS. Without it, records are hidden and the
+	// decrypted lines are shown.
+	Wire bool
 	// Width is where explanations wrap: 0 means 100 columns, a negative
 	// value means no wrapping.
 	Width int
@@ -107,7 +131,15 @@ func NewText(w io.Writer, opts Options) *Text {
 	if pal == nil {
 		pal = DefaultPalette()
 	}
-	for _, c := range []*color.Color{pal.Client, pal.Server, pal.Note, pal.Error, pal.Explain} {
+	p := *pal
+	if p.TLS == nil {
+		p.TLS = p.Note
+	}
+	if p.Warning == nil {
+		p.Warning = p.Error
+	}
+	pal = &p
+	for _, c := range []*color.Color{pal.Client, pal.Server, pal.Note, pal.Error, pal.Explain, pal.TLS, pal.Warning} {
 		if opts.Color {
 			c.EnableColor()
 		} else {
@@ -125,6 +157,9 @@ func NewText(w io.Writer, opts Options) *Text {
 
 // Write renders one event.
 func (t *Text) Write(e transcripts.Event) error {
+	if e.Kind == transcripts.KindWire && !t.opts.Wire || e.TLS && t.opts.Wire {
+		return nil // a record in the decrypted view; a decrypted event in the wire view
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var b strings.Builder
@@ -142,8 +177,27 @@ func (t *Text) Write(e transcripts.Event) error {
 		b.WriteByte('\n')
 	case transcripts.KindState, transcripts.KindNote:
 		t.grow(e.Agent)
-		b.WriteString(t.pal.Note.Sprint(idCol(e.Conn) + t.pad(e.Agent) + "  ·  " + e.Line))
+		c := t.pal.Note
+		if strings.HasPrefix(e.Line, "WARNING:") {
+			c = t.pal.Warning
+		}
+		b.WriteString(c.Sprint(idCol(e.Conn) + t.pad(e.Agent) + "  ·  " + e.Line))
 		b.WriteByte('\n')
+	case transcripts.KindTLS:
+		t.grow(e.Agent)
+		b.WriteString(t.pal.TLS.Sprint(idCol(e.Conn) + t.pad(e.Agent) + "  ≡  " + e.Line))
+		b.WriteByte('\n')
+		t.explainLine(&b, "tls", 0, e.Line, idCol(e.Conn)+t.pad(e.Agent)+"  ≡  ")
+	case transcripts.KindWire:
+		writer := e.Server
+		if e.Dir == wire.ClientToServer {
+			writer = e.Client
+		}
+		t.grow(writer)
+		prefix := idCol(e.Conn) + t.pad(writer) + "  " + dirText(e) + ": "
+		b.WriteString(t.pal.TLS.Sprint(prefix + "[" + e.Line + "]"))
+		b.WriteByte('\n')
+		t.explainLine(&b, "tls", e.Dir, e.Line, prefix)
 	case transcripts.KindLine:
 		t.line(&b, e)
 	default:
@@ -197,24 +251,38 @@ func (t *Text) line(b *strings.Builder, e transcripts.Event) {
 	text := e.Line
 	if e.Secret && !t.opts.ShowSecrets {
 		text = maskSecret(e.Proto, text)
+		if t.opts.Wire && !e.TLS {
+			text += " (readable by anyone on the link)"
+		}
 	}
 	if e.Dir == wire.ServerToClient && isErrorReply(text) {
 		c = t.pal.Error
 	}
 	b.WriteString(c.Sprint(prefix + text))
 	b.WriteByte('\n')
-	if t.opts.Explain && !e.Bulk {
-		if x := explain.Explain(e.Proto, e.Dir, text, t.opts.Lang); x != "" {
-			indent := strings.Repeat(" ", utf8.RuneCountInString(prefix))
-			for i, l := range wrap(x, t.opts.Width-len(indent)-2) {
-				mark := "# "
-				if i > 0 {
-					mark = "  "
-				}
-				b.WriteString(t.pal.Explain.Sprint(indent + mark + l))
-				b.WriteByte('\n')
-			}
+	if !e.Bulk {
+		t.explainLine(b, e.Proto, e.Dir, text, prefix)
+	}
+}
+
+// explainLine writes, with Explain, the explanation of a line of proto
+// under it, indented past prefix.
+func (t *Text) explainLine(b *strings.Builder, proto string, dir wire.Direction, text, prefix string) {
+	if !t.opts.Explain {
+		return
+	}
+	x := explain.Explain(proto, dir, text, t.opts.Lang)
+	if x == "" {
+		return
+	}
+	indent := strings.Repeat(" ", utf8.RuneCountInString(prefix))
+	for i, l := range wrap(x, t.opts.Width-len(indent)-2) {
+		mark := "# "
+		if i > 0 {
+			mark = "  "
 		}
+		b.WriteString(t.pal.Explain.Sprint(indent + mark + l))
+		b.WriteByte('\n')
 	}
 }
 

@@ -3,6 +3,7 @@ package imapclient
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -106,6 +107,7 @@ type Client struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	lim  limits
+	tlsc *tls.Conn // the TLS layer under conn, once TLS is active
 
 	tagNum   int
 	state    State
@@ -129,9 +131,13 @@ type Client struct {
 // CAPABILITY response code in the greeting is remembered. On error conn is
 // closed.
 func NewClient(conn net.Conn, opts Options) (*Client, error) {
+	return newClient(conn, nil, opts)
+}
+
+func newClient(conn net.Conn, tlsc *tls.Conn, opts Options) (*Client, error) {
 	opts = opts.withDefaults()
 	c := &Client{
-		conn: conn, opts: opts, tr: wire.TracerOf(conn), br: bufio.NewReader(conn),
+		conn: conn, opts: opts, tr: wire.TracerOf(conn), br: bufio.NewReader(conn), tlsc: tlsc,
 		lim: limits{maxLine: opts.MaxLineBytes, maxLiteral: opts.MaxLiteral},
 		idleTimer: func(d time.Duration) (<-chan time.Time, func() bool) {
 			t := time.NewTimer(d)

@@ -167,11 +167,17 @@ func (c *Client) codeCaps(r *response) {
 
 // Login authenticates with a user name and a password in the clear (RFC 3501
 // section 6.2.3). The line is marked secret for the transcript, and
-// BeforeCommand sees "LOGIN user ***".
+// BeforeCommand sees "LOGIN user ***". While the server announces
+// LOGINDISABLED (before StartTLS) it fails without sending anything.
 //
 //	C: a002 LOGIN alice ***
 //	S: a002 OK LOGIN completed
 func (c *Client) Login(user, pass string) error {
+	if c.caps["LOGINDISABLED"] {
+		// RFC 3501 section 6.2.3: the client MUST NOT send LOGIN while
+		// the server announces LOGINDISABLED; the password stays here.
+		return fmt.Errorf("imapclient: LOGIN %s: the server announces LOGINDISABLED: call StartTLS first", user)
+	}
 	b := new(builder).add("LOGIN ").astring(user).add(" ").astring(pass)
 	if b.err != nil {
 		return fmt.Errorf("imapclient: LOGIN %s: %w", user, b.err)

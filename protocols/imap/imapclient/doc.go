@@ -2,7 +2,8 @@
 // net.Conn, for the lab's MUA and for scenarios that type IMAP by hand: the
 // greeting, tagged commands (a001, a002, ...), a response reader that
 // handles untagged data, continuation requests, response codes, quoted
-// strings, literals and nested lists; LOGIN and AUTHENTICATE PLAIN; the
+// strings, literals and nested lists; STARTTLS (StartTLS) and IMAPS
+// (DialTLS); LOGIN and AUTHENTICATE PLAIN; the
 // mailbox commands (LIST, SELECT, STATUS, CREATE, ...); FETCH, SEARCH,
 // STORE, COPY, MOVE, EXPUNGE and APPEND with their UID forms; IDLE; and a
 // raw Cmd for dialogues a lesson writes line by line.
@@ -21,7 +22,8 @@
 // # Standards
 //
 // RFC 3501 (IMAP4rev1: section 4.3 literals, 6 commands, 7 responses, 9
-// grammar), RFC 2177 (IDLE), RFC 7888 (LITERAL+ and LITERAL-), RFC 4315
+// grammar), RFC 2595 section 3 and RFC 3501 section 6.2.1 (STARTTLS,
+// LOGINDISABLED), RFC 8314 section 3.2 (IMAPS), RFC 2177 (IDLE), RFC 7888 (LITERAL+ and LITERAL-), RFC 4315
 // (UIDPLUS: APPENDUID, COPYUID, UID EXPUNGE), RFC 6851 (MOVE), RFC 3691
 // (UNSELECT), RFC 4616 (SASL PLAIN), RFC 4959 (SASL-IR), RFC 3516 (literal8
 // of BINARY).
@@ -38,8 +40,14 @@
 // caller passes (FETCH items, SEARCH criteria, Cmd lines) may not hold CR or
 // LF, so no caller can smuggle a second command. Passwords are marked
 // secret for the transcript (wire.MarkSecret) and replaced by "***" for
-// BeforeCommand; message bodies sent by APPEND are marked bulk. Nothing is
-// encrypted: the lab runs on loopback and STARTTLS is not implemented.
+// BeforeCommand; message bodies sent by APPEND are marked bulk. StartTLS
+// and DialTLS check the server's certificate against the tls.Config's
+// roots; Login refuses to send a password while the server announces
+// LOGINDISABLED. Response injection (the mirror of CVE-2011-0411):
+// whatever the server sent after its OK to STARTTLS before the handshake
+// is discarded and noted, never read as a response, and the capabilities
+// known before are forgotten. A failed handshake is reported to the
+// transcript and leaves the Client unusable.
 //
 // # Limits
 //
@@ -49,6 +57,6 @@
 // returned as they are: modified UTF-7 (RFC 3501 section 5.1.3) is not
 // converted. SEARCH criteria and FETCH items are written as given (strings
 // in them must be quoted by the caller, literals are not possible there).
-// One command is in flight at a time: no pipelining. ESEARCH, CONDSTORE,
-// NAMESPACE and STARTTLS are not implemented; a raw Cmd can still send them.
+// One command is in flight at a time: no pipelining. ESEARCH, CONDSTORE
+// and NAMESPACE are not implemented; a raw Cmd can still send them.
 package imapclient

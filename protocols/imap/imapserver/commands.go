@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,8 +15,6 @@ import (
 // Capabilities lists what the server announces (RFC 3501 section 6.1.1),
 // in CAPABILITY responses and the greeting's code.
 const Capabilities = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ENABLE ID UNSELECT AUTH=PLAIN"
-
-func (c *conn) capabilities() string { return Capabilities }
 
 // nargs checks the argument count of a command.
 func nargs(cmd *imap.Command, min, max int) error {
@@ -127,9 +126,10 @@ func (c *conn) cmdID(cmd *imap.Command) error {
 	return nil
 }
 
-// cmdLogin checks a user name and password (RFC 3501 section 6.2.3). The
-// lab allows it in clear text on loopback; STARTTLS and LOGINDISABLED come
-// later.
+// cmdLogin checks a user name and password (RFC 3501 section 6.2.3).
+// While LOGINDISABLED is announced (TLS offered, not active) it is
+// refused with "NO [PRIVACYREQUIRED]"; a password sent as a literal is
+// refused before the "+" that would let it cross.
 //
 //	C: a5 LOGIN bob secret
 //	S: a5 OK [CAPABILITY IMAP4rev1 ...] Logged in
@@ -139,6 +139,9 @@ func (c *conn) cmdLogin(cmd *imap.Command) error {
 	c.tr.Mark(wire.ClientToServer, wire.MarkNone)
 	if err := nargs(cmd, 2, 2); err != nil {
 		return err
+	}
+	if c.loginDisabled() {
+		return c.refuseInClear("LOGIN")
 	}
 	user, err := astring(cmd, 0, "the user name")
 	if err != nil {
@@ -155,6 +158,7 @@ func (c *conn) login(user, pass string) error {
 	u, err := c.srv.backend.Login(user, pass)
 	if err != nil {
 		if errors.Is(err, ErrAuthFailed) {
+			c.loginFailed()
 			// RFC 5530 section 3: AUTHENTICATIONFAILED.
 			return imap.Errorf(imap.NO, imap.CodeAuthenticationFailed, "Invalid user name or password")
 		}
@@ -164,6 +168,24 @@ func (c *conn) login(user, pass string) error {
 	c.setState(imap.StateAuthenticated)
 	c.tr.Note("logged in as " + u.Name())
 	return ok("CAPABILITY "+c.capabilities(), "Logged in")
+}
+
+// loginFailed notes a failed login in the transcript and waits
+// AuthFailDelay before the NO goes out, the responses before it flushed
+// first; Shutdown cuts the wait short.
+func (c *conn) loginFailed() {
+	d := c.opts.AuthFailDelay
+	c.tr.Note(fmt.Sprintf("login failed (error %d of %d allowed), answered after %v", c.errors+1, c.opts.MaxErrors, max(d, 0)))
+	if d <= 0 {
+		return
+	}
+	c.bw.Flush()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.srv.loop.Stopping():
+	}
 }
 
 // cmdAuthenticate runs SASL PLAIN (RFC 3501 section 6.2.2, RFC 4616), with
@@ -180,6 +202,12 @@ func (c *conn) cmdAuthenticate(cmd *imap.Command) error {
 	mech, _ := cmd.Args[0].AString()
 	if !strings.EqualFold(mech, "PLAIN") {
 		return imap.Errorf(imap.NO, imap.CodeCannot, "Unsupported mechanism %q; this server offers AUTH=PLAIN", mech)
+	}
+	if c.loginDisabled() {
+		// Before the "+": a client waiting for it sends nothing. An
+		// initial response (SASL-IR) already crossed in clear; it is not
+		// even decoded.
+		return c.refuseInClear("AUTHENTICATE")
 	}
 	var resp string
 	if len(cmd.Args) == 2 {

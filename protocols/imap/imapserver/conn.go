@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -57,6 +58,11 @@ type conn struct {
 	rd      *imap.Reader
 	tr      wire.Tracer
 	traced  bool // tr records a transcript: marks need exact positions
+	// secure is the connection after a TLS handshake (STARTTLS or
+	// ImplicitTLS), as wire.AfterTLS returned it; nil before. Reads and
+	// writes go through it from then on; tlsc is the TLS layer under it.
+	secure net.Conn
+	tlsc   *tls.Conn
 	// ahead is tr when it can place marks ahead of the bytes written
 	// (see writeLiteral); marksAhead counts those placed since the last
 	// flush markAhead made.
@@ -106,6 +112,10 @@ type aheadMarker interface {
 func (c *conn) continueLiteral(cmd *imap.Command, size int64) error {
 	switch cmd.Name {
 	case "LOGIN", "AUTHENTICATE":
+		if c.loginDisabled() {
+			// Refused before "+": the client keeps its password.
+			return c.refuseInClear(cmd.Name)
+		}
 		c.tr.Mark(wire.ClientToServer, wire.MarkSecret)
 	case "APPEND":
 		c.tr.Mark(wire.ClientToServer, wire.MarkBulk)
@@ -194,7 +204,7 @@ func (c *conn) readClient(notify <-chan struct{}) error {
 		if c.reading == nil {
 			c.reading = make(chan readResult, 1)
 			go func(ch chan<- readResult) {
-				n, err := c.lc.Read(c.first[:], c.opts.IdleTimeout, true)
+				n, err := c.readNet(c.first[:])
 				ch <- readResult{n, err}
 			}(c.reading)
 		}
@@ -245,6 +255,16 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	return c.readNet(p)
+}
+
+// readNet reads from the client: through TLS once it is active (whose
+// reads of the network have the same deadline and are as idle, see
+// tlsTransport), else from the connection itself.
+func (c *conn) readNet(p []byte) (int, error) {
+	if c.secure != nil {
+		return c.secure.Read(p)
+	}
 	return c.lc.Read(p, c.opts.IdleTimeout, true)
 }
 
@@ -252,6 +272,9 @@ func (r netReader) Read(p []byte) (int, error) {
 type netWriter struct{ c *conn }
 
 func (w netWriter) Write(p []byte) (int, error) {
+	if w.c.secure != nil {
+		return w.c.secure.Write(p)
+	}
 	return w.c.lc.Write(p, w.c.opts.WriteTimeout)
 }
 
@@ -269,6 +292,12 @@ func (c *conn) Serve() bool {
 		c.setState(imap.StateLogout)
 	}()
 	c.run()
+	if c.quit && c.tlsc != nil {
+		// The server ends the session: close_notify first, so that the
+		// client sees a clean TLS end, not a truncation (RFC 8446
+		// section 6.1).
+		c.tlsc.CloseWrite()
+	}
 	return c.quit
 }
 
@@ -304,6 +333,17 @@ func (c *conn) release() {
 }
 
 func (c *conn) run() {
+	if c.opts.ImplicitTLS {
+		// RFC 8314 section 3.2: on the IMAPS port the TLS handshake comes
+		// first; the greeting is the first thing sent inside TLS.
+		if c.opts.TLSConfig == nil {
+			c.opts.Logger.Error(errImplicitTLS.Error(), "remote", c.nc.RemoteAddr())
+			return
+		}
+		if c.handshake() != nil {
+			return
+		}
+	}
 	// RFC 3501 section 7.1.1: the greeting may carry the capabilities.
 	c.writeString("* OK [CAPABILITY " + c.capabilities() + "] " + c.opts.Greeting + "\r\n")
 	for !c.quit {
@@ -387,6 +427,7 @@ func init() {
 		// Section 6.2: not authenticated.
 		"LOGIN":        {fn: (*conn).cmdLogin, in: notAuth},
 		"AUTHENTICATE": {fn: (*conn).cmdAuthenticate, in: notAuth},
+		"STARTTLS":     {fn: (*conn).cmdStarttls, in: notAuth}, // and RFC 2595 section 3
 		// Section 6.3: authenticated (and selected).
 		"SELECT":      {fn: (*conn).cmdSelect, in: authed},
 		"EXAMINE":     {fn: (*conn).cmdSelect, in: authed},
@@ -433,7 +474,7 @@ func (c *conn) execute(cmd *imap.Command) {
 		return
 	}
 	err := def.fn(c, cmd)
-	if c.quit || err == errIdling {
+	if c.quit || err == errIdling || err == errAnswered {
 		return
 	}
 	// Changes by other sessions are reported before the tagged response
@@ -462,6 +503,9 @@ func (c *conn) wrongState(name string) *imap.Error {
 		return imap.Bad("%s needs LOGIN or AUTHENTICATE first", name)
 	case name == "LOGIN" || name == "AUTHENTICATE":
 		return imap.Bad("Already logged in")
+	case name == "STARTTLS":
+		// RFC 3501 section 6.2.1: not authenticated state only.
+		return imap.Bad("STARTTLS is only allowed before logging in")
 	case name == "ENABLE":
 		return imap.Bad("ENABLE is only allowed before SELECT (RFC 5161 section 3.1)")
 	}

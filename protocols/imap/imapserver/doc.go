@@ -4,18 +4,27 @@
 // lives in a Backend the agent provides (the MDA's Maildir store);
 // MemoryBackend serves tests.
 //
-// Commands: CAPABILITY, NOOP, LOGOUT, ID; LOGIN, AUTHENTICATE PLAIN;
+// Commands: CAPABILITY, NOOP, LOGOUT, ID; STARTTLS, LOGIN, AUTHENTICATE PLAIN;
 // SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST,
 // LSUB, STATUS, APPEND, NAMESPACE, ENABLE, IDLE; CHECK, CLOSE, UNSELECT,
 // EXPUNGE, SEARCH, FETCH, STORE, COPY, MOVE and the UID forms of FETCH,
 // SEARCH, STORE, COPY, MOVE and EXPUNGE. CAPABILITY announces
 // Capabilities.
 //
-// LOGIN and AUTHENTICATE PLAIN work in clear text: the lab runs on
-// loopback. STARTTLS and LOGINDISABLED (RFC 3501 section 6.2.1, RFC 2595)
-// come later.
+// TLS: with Options.TLSConfig the server offers STARTTLS; with ImplicitTLS
+// too it is an IMAPS server (port 993), the handshake before the
+// greeting. The rule for passwords: without a TLSConfig nothing changes
+// (LOGIN and AUTHENTICATE PLAIN work in clear, as the existing labs
+// expect). With one, before TLS the capabilities carry STARTTLS and
+// LOGINDISABLED and no AUTH=PLAIN, and LOGIN and AUTHENTICATE answer
+// "NO [PRIVACYREQUIRED]", unless Options.AllowInsecureAuth (then
+// STARTTLS and AUTH=PLAIN). Inside TLS: neither STARTTLS nor
+// LOGINDISABLED, and AUTH=PLAIN. After STARTTLS the server sends no
+// capabilities unasked: the client must ask again (RFC 3501 section
+// 6.2.1).
 //
-// What to watch in a transcript: the state notes (NotAuthenticated ->
+// What to watch in a transcript: the capabilities before and after
+// STARTTLS and the handshake note, the state notes (NotAuthenticated ->
 // Authenticated -> Selected), the "+" continuation before each
 // synchronizing literal, the untagged EXISTS/EXPUNGE/FETCH another session
 // causes, arriving before the tagged response of the next command (or at
@@ -42,7 +51,10 @@
 // RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 2177 (IDLE), RFC 4315
 // (UIDPLUS: APPENDUID, COPYUID, UID EXPUNGE), RFC 6851 (MOVE), RFC 2342
 // (NAMESPACE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 3691 (UNSELECT),
-// RFC 4959 (SASL-IR), RFC 4616 (PLAIN), RFC 5530 (response codes).
+// RFC 4959 (SASL-IR), RFC 4616 (PLAIN), RFC 5530 (response codes,
+// PRIVACYREQUIRED), RFC 2595 section 3 (STARTTLS, LOGINDISABLED), RFC 8314
+// sections 3.2 and 5 (IMAPS, implicit TLS; no passwords in clear), RFC
+// 9051 section 11 (the same rules in IMAP4rev2).
 //
 // # Security
 //
@@ -50,10 +62,25 @@
 // (Options.MaxLineBytes), literals (MaxLiteralBytes: a synchronizing one
 // over it is refused before it is sent, a LITERAL+ one ends the session),
 // list nesting (MaxDepth), errors per session (MaxErrors: BADs and failed
-// logins, so password guessing is bounded too), connections (MaxConns) and
-// the time every read and write may take. A panic in a session is recovered
-// at the connection boundary, answered with "* BYE" and logged. Passwords
-// cross in clear text, marked secret for the transcript (a LOGIN line is
+// logins, so password guessing is bounded too; each failed login is noted
+// in the transcript and answered after AuthFailDelay), connections
+// (MaxConns) and the time every read and write may take. A panic in a session is recovered
+// at the connection boundary, answered with "* BYE" and logged.
+//
+// TLS (Options.TLSConfig): LOGINDISABLED before TLS (see above); a LOGIN
+// with its password in a literal is refused before the "+", so the
+// password never crosses in clear; AUTHENTICATE is refused before its "+",
+// and an initial response sent in clear anyway is not looked at.
+// Plaintext command injection (CVE-2011-0411): whatever the client sent
+// after STARTTLS before the handshake is discarded unread, never executed
+// inside TLS, and noted in the transcript. STARTTLS after login or inside
+// TLS gets BAD. A failed handshake is reported to the transcript
+// (wire.TLSFailed) and ends the session; a handshake must complete within
+// 1 minute. The session after it reads and writes through the connection
+// wire.AfterTLS returns; deadlines and Shutdown work as on a plain
+// connection (tlsTransport).
+//
+// Passwords are marked secret for the transcript (a LOGIN line is
 // masked by the transcript tap; a literal password and the AUTHENTICATE
 // response are marked by the server); literal message data (APPEND, FETCH
 // BODY[]) is marked bulk.
@@ -88,7 +115,8 @@
 // keys read only the header, through HeaderReader when the Mailbox has it.
 // A FETCH response goes out through the write buffer, not a write per
 // literal, also under a transcript tap that places marks ahead of the
-// bytes written (see writeLiteral). Not implemented: STARTTLS,
-// CONDSTORE/QRESYNC, ESEARCH, SPECIAL-USE, LIST-EXTENDED, modified UTF-7
+// bytes written (see writeLiteral). A TLS session also costs what
+// crypto/tls keeps (its record buffers); a plain one nothing more than
+// before. Not implemented: CONDSTORE/QRESYNC, ESEARCH, SPECIAL-USE, LIST-EXTENDED, modified UTF-7
 // mailbox names (names pass through as sent), IMAP4rev2.
 package imapserver

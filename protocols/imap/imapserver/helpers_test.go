@@ -60,6 +60,9 @@ func listen(t testing.TB) (net.Listener, string) {
 // serve serves b on l until the test ends.
 func serve(t testing.TB, opts Options, b Backend, l net.Listener) *Server {
 	t.Helper()
+	if opts.AuthFailDelay == 0 {
+		opts.AuthFailDelay = -1 // no waiting after failed logins in tests
+	}
 	srv := New(opts, b)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()

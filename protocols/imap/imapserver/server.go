@@ -2,6 +2,8 @@ package imapserver
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"time"
@@ -40,6 +42,30 @@ type Options struct {
 	// WriteTimeout bounds each write. Default 1 minute.
 	WriteTimeout time.Duration
 
+	// TLSConfig, when set, offers TLS: STARTTLS (RFC 3501 section 6.2.1,
+	// RFC 2595 section 3) on a plain port, or TLS from the first byte
+	// with ImplicitTLS. It needs a certificate (Certificates or
+	// GetCertificate). nil: no TLS, and the server behaves exactly as it
+	// did before TLS existed (LOGIN and AUTHENTICATE PLAIN in clear;
+	// existing labs keep working).
+	TLSConfig *tls.Config
+	// ImplicitTLS runs the TLS handshake as soon as a client connects,
+	// before the greeting: IMAPS, port 993 (RFC 8314 section 3.2). STARTTLS
+	// is then neither offered nor accepted. It needs TLSConfig.
+	ImplicitTLS bool
+	// AllowInsecureAuth lets LOGIN and AUTHENTICATE PLAIN through before
+	// TLS when TLSConfig is set. By default (false) a server with a
+	// TLSConfig announces LOGINDISABLED and no AUTH=PLAIN until STARTTLS
+	// has succeeded, and answers LOGIN and AUTHENTICATE
+	// "NO [PRIVACYREQUIRED]" (RFC 3501 section 6.2.3, RFC 2595 section
+	// 3.2, RFC 5530). Without a TLSConfig this field changes nothing.
+	AllowInsecureAuth bool
+	// AuthFailDelay is waited before answering a failed login, to slow
+	// down password guessing (each failure also counts towards
+	// MaxErrors). Default 1 second; a negative value means no delay
+	// (tests). Shutdown cuts the wait short.
+	AuthFailDelay time.Duration
+
 	// Logger receives internal errors (a backend's non-IMAP errors,
 	// recovered panics). nil discards them.
 	Logger *slog.Logger
@@ -56,6 +82,9 @@ func (o Options) withDefaults() Options {
 	netconn.SetDefault(&o.MaxConns, 100)
 	netconn.SetDefault(&o.IdleTimeout, 30*time.Minute)
 	netconn.SetDefault(&o.WriteTimeout, time.Minute)
+	if o.AuthFailDelay == 0 {
+		o.AuthFailDelay = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,8 +120,15 @@ func New(opts Options, b Backend) *Server {
 // Serve accepts connections on l until Shutdown, which makes it return nil;
 // any other accept failure is returned. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
+	if s.opts.ImplicitTLS && s.opts.TLSConfig == nil {
+		l.Close()
+		return errImplicitTLS
+	}
 	return s.loop.Serve(l, s.start)
 }
+
+// errImplicitTLS is returned by Serve when ImplicitTLS has no TLSConfig.
+var errImplicitTLS = errors.New("imapserver: Options.ImplicitTLS needs a TLSConfig")
 
 // ServeConn runs a session on nc in a new goroutine (or refuses it when
 // the server is full or shutting down). The Server owns nc from then on.

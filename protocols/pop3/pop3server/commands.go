@@ -41,6 +41,10 @@ func (c *conn) cmdUser(cmd pop3.Command) error {
 	if len(args) != 1 {
 		return syntaxErr("usage: USER name")
 	}
+	if c.authRefused() {
+		// Refused at USER, so the client never sends the password.
+		return c.refuseInClear("USER")
+	}
 	c.user = args[0]
 	c.ok("send PASS")
 	// The next line carries the password: tell the transcript. (The tap
@@ -58,6 +62,9 @@ func (c *conn) cmdUser(cmd pop3.Command) error {
 func (c *conn) cmdPass(cmd pop3.Command) error {
 	user := c.user
 	c.user = ""
+	if c.authRefused() {
+		return c.refuseInClear("PASS")
+	}
 	if user == "" {
 		return syntaxErr("send USER first")
 	}
@@ -68,7 +75,10 @@ func (c *conn) cmdPass(cmd pop3.Command) error {
 }
 
 // cmdAPOP logs in with an MD5 digest of the greeting's timestamp and a
-// shared secret (RFC 1939 section 7).
+// shared secret (RFC 1939 section 7). It is allowed before TLS even when
+// USER and AUTH PLAIN are not: the password never crosses the wire, only
+// a digest of it and a timestamp used once (weak, MD5, but not a password
+// in clear).
 //
 //	C: APOP mrose c4c9334bac560ecc979e58001b3e22fb
 //	S: +OK mrose's maildrop has 1 messages (369 octets)
@@ -94,6 +104,9 @@ func (c *conn) cmdAPOP(cmd pop3.Command) error {
 func (c *conn) cmdAuth(cmd pop3.Command) error {
 	args := cmd.Args()
 	if len(args) == 0 {
+		if c.authRefused() {
+			return c.multiLine("SASL mechanisms follow (none before STLS)", nil)
+		}
 		return c.multiLine("SASL mechanisms follow", []string{"PLAIN"})
 	}
 	if len(args) > 2 {
@@ -101,6 +114,12 @@ func (c *conn) cmdAuth(cmd pop3.Command) error {
 	}
 	if !strings.EqualFold(args[0], "PLAIN") {
 		return syntaxErr("unsupported SASL mechanism %s (this server offers PLAIN)", args[0])
+	}
+	if c.authRefused() {
+		// Before the "+ ": a client waiting for it sends nothing. An
+		// initial response already crossed in clear; it is not even
+		// decoded.
+		return c.refuseInClear("AUTH PLAIN")
 	}
 	var resp string
 	if len(args) == 2 {
@@ -177,6 +196,7 @@ func (c *conn) loginFailed(err error) error {
 		return err
 	}
 	c.authFails++
+	c.tr.Note(fmt.Sprintf("login failed (%d of %d allowed), answered after %v", c.authFails, c.opts.MaxAuthFailures, max(c.opts.AuthFailDelay, 0)))
 	if d := c.opts.AuthFailDelay; d > 0 {
 		c.bw.Flush() // responses to earlier pipelined commands go out now
 		t := time.NewTimer(d)
@@ -453,14 +473,23 @@ func (c *conn) cmdCapa(cmd pop3.Command) error {
 	if err := noArg(cmd); err != nil {
 		return err
 	}
-	caps := []string{
-		"TOP",            // RFC 2449 section 6.1
-		"USER",           // section 6.3
-		"SASL PLAIN",     // section 6.4, RFC 5034
+	caps := []string{"TOP"} // RFC 2449 section 6.1
+	if !c.authRefused() {
+		// RFC 2595 section 4: the capabilities may differ after STLS;
+		// before it, what would send a password in clear is not listed.
+		caps = append(caps,
+			"USER",       // section 6.3
+			"SASL PLAIN", // section 6.4, RFC 5034
+		)
+	}
+	caps = append(caps,
 		"RESP-CODES",     // section 6.5
 		"AUTH-RESP-CODE", // RFC 3206 section 6
 		"PIPELINING",     // section 6.6
 		"UIDL",           // section 6.8
+	)
+	if c.opts.TLSConfig != nil && c.secure == nil && c.state == pop3.StateAuthorization && !c.opts.ImplicitTLS {
+		caps = append(caps, "STLS") // RFC 2595 section 4
 	}
 	if c.opts.Expire != "" {
 		caps = append(caps, "EXPIRE "+c.opts.Expire) // section 6.7

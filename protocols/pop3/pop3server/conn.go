@@ -2,6 +2,7 @@ package pop3server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +24,11 @@ type conn struct {
 	br   *bufio.Reader // commands, read through netReader
 	bw   *bufio.Writer // responses, flushed when the client must wait for them
 	tr   wire.Tracer
+	// secure is the connection after a TLS handshake (STLS or
+	// ImplicitTLS), as wire.AfterTLS returned it; nil before. Reads and
+	// writes go through it from then on; tlsc is the TLS layer under it.
+	secure net.Conn
+	tlsc   *tls.Conn
 
 	timestamp string // the APOP timestamp of the greeting
 
@@ -57,6 +63,9 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if c.secure != nil {
+		return c.secure.Read(p) // deadlines: see tlsTransport
+	}
 	return c.lc.Read(p, c.opts.IdleTimeout, true)
 }
 
@@ -64,6 +73,9 @@ func (r netReader) Read(p []byte) (int, error) {
 type netWriter struct{ c *conn }
 
 func (w netWriter) Write(p []byte) (int, error) {
+	if w.c.secure != nil {
+		return w.c.secure.Write(p)
+	}
 	return w.c.lc.Write(p, w.c.opts.WriteTimeout)
 }
 
@@ -80,6 +92,12 @@ func (c *conn) Serve() bool {
 		}
 	}()
 	c.run()
+	if c.quit && c.tlsc != nil {
+		// The server ends the session: close_notify first, so that the
+		// client sees a clean TLS end, not a truncation (RFC 8446
+		// section 6.1).
+		c.tlsc.CloseWrite()
+	}
 	return c.quit
 }
 
@@ -96,6 +114,13 @@ func (c *conn) closeDrop() {
 }
 
 func (c *conn) run() {
+	if c.opts.ImplicitTLS {
+		// RFC 8314 section 3.1: on the POP3S port the TLS handshake comes
+		// first; the greeting is the first thing sent inside TLS.
+		if c.handshake() != nil { // Serve checked TLSConfig
+			return
+		}
+	}
 	c.timestamp = c.srv.timestamp()
 	// RFC 1939 section 4: the greeting is a positive response; section 7:
 	// a server that supports APOP puts its timestamp in it.
@@ -137,7 +162,7 @@ type command struct {
 }
 
 // commands is the command table: RFC 1939 sections 4 to 7, CAPA (RFC
-// 2449 section 5), AUTH (RFC 5034 section 4).
+// 2449 section 5), AUTH (RFC 5034 section 4), STLS (RFC 2595 section 4).
 var commands map[string]command
 
 func init() {
@@ -147,6 +172,7 @@ func init() {
 		"PASS": {fn: (*conn).cmdPass, in: auth},
 		"APOP": {fn: (*conn).cmdAPOP, in: auth},
 		"AUTH": {fn: (*conn).cmdAuth, in: auth},
+		"STLS": {fn: (*conn).cmdStls, in: auth}, // RFC 2595 section 4
 		"STAT": {fn: (*conn).cmdStat, in: trans},
 		"LIST": {fn: (*conn).cmdList, in: trans},
 		"RETR": {fn: (*conn).cmdRetr, in: trans},

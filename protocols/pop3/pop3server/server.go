@@ -2,6 +2,8 @@ package pop3server
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -55,6 +57,25 @@ type Options struct {
 	// WriteTimeout bounds each write of responses. Default 1 minute.
 	WriteTimeout time.Duration
 
+	// TLSConfig, when set, offers TLS: STLS (RFC 2595 section 4) on a
+	// plain port, or TLS from the first byte with ImplicitTLS. It needs a
+	// certificate (Certificates or GetCertificate). nil: no TLS, and the
+	// server behaves exactly as it did before TLS existed (USER, PASS and
+	// AUTH PLAIN in clear; existing labs keep working).
+	TLSConfig *tls.Config
+	// ImplicitTLS runs the TLS handshake as soon as a client connects,
+	// before the greeting: POP3S, port 995 (RFC 8314 section 3.1). STLS is
+	// then neither offered nor accepted. It needs TLSConfig.
+	ImplicitTLS bool
+	// AllowInsecureAuth lets USER/PASS and AUTH PLAIN through before TLS
+	// when TLSConfig is set. By default (false) a server with a TLSConfig
+	// refuses them until STLS has succeeded and does not list USER or
+	// SASL PLAIN in CAPA before it (RFC 2595 section 2.2: clients must
+	// not send passwords in clear; RFC 8314 section 5.4 asks servers to
+	// enforce it). APOP is always allowed: it never sends the password.
+	// Without a TLSConfig this field changes nothing.
+	AllowInsecureAuth bool
+
 	// Logger receives internal errors (a backend's non-*pop3.Error errors,
 	// recovered panics). nil discards them.
 	Logger *slog.Logger
@@ -80,6 +101,16 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// errImplicitTLS is returned by Serve when ImplicitTLS has no TLSConfig.
+var errImplicitTLS = errors.New("pop3server: Options.ImplicitTLS needs a TLSConfig")
+
+func (o *Options) checkTLS() error {
+	if o.ImplicitTLS && o.TLSConfig == nil {
+		return errImplicitTLS
+	}
+	return nil
 }
 
 // Server accepts POP3 connections and runs one session for each. Many
@@ -120,6 +151,10 @@ func (s *Server) timestamp() string {
 // Serve accepts connections on l until Shutdown, which makes it return nil;
 // any other accept failure is returned. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
+	if err := s.opts.checkTLS(); err != nil {
+		l.Close()
+		return err
+	}
 	return s.loop.Serve(l, func(lc *netconn.Conn) netconn.Session { return newConn(s, lc) })
 }
 

@@ -1,0 +1,112 @@
+package imapclient
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/maillab/maillab/protocols/netconn"
+	"github.com/maillab/maillab/protocols/wire"
+)
+
+// StartTLS sends STARTTLS (RFC 3501 section 6.2.1, RFC 2595 section 3)
+// and, after the server's tagged OK, runs the TLS handshake with cfg; the
+// session goes on inside TLS. When cfg.ServerName is empty the server's
+// address (its IP) is checked against the certificate, unless
+// cfg.InsecureSkipVerify.
+//
+// Response injection (the mirror of CVE-2011-0411): anything the server
+// sent after its OK before the handshake came in clear and is discarded,
+// never read as a response; the transcript gets a note.
+//
+// RFC 3501 section 6.2.1: the capabilities known before are forgotten
+// (Caps returns nil); HasCap, AuthenticatePlain and Append ask again. A
+// failed handshake leaves the Client unusable: the connection is closed.
+//
+//	C: a001 STARTTLS
+//	S: a001 OK Begin TLS negotiation now
+//	<TLS handshake>
+func (c *Client) StartTLS(cfg *tls.Config) error {
+	if c.tlsc != nil {
+		return errors.New("imapclient: STARTTLS: TLS is already active")
+	}
+	if cfg == nil {
+		return errors.New("imapclient: STARTTLS: no TLS config")
+	}
+	if _, err := c.simple("STARTTLS", "STARTTLS", new(builder).add("STARTTLS")); err != nil {
+		return err
+	}
+	if n := c.br.Buffered(); n > 0 {
+		c.br.Discard(n)
+		c.tr.Note(fmt.Sprintf("%d octets the server sent after OK to STARTTLS, before the TLS handshake, discarded (response injection)", n))
+	}
+	host, _, _ := net.SplitHostPort(c.conn.RemoteAddr().String())
+	secure, tc, err := handshake(c.conn, cfg, host, c.opts.Timeout)
+	if err != nil {
+		c.conn.Close()
+		return c.fail(fmt.Errorf("imapclient: STARTTLS: %w", err))
+	}
+	c.conn, c.tlsc = secure, tc
+	if tr := wire.TracerOf(secure); tr != wire.TracerOf(nil) {
+		c.tr = tr
+	}
+	c.br.Reset(secure)
+	c.bw.Reset(deadlineWriter{c})
+	// RFC 3501 section 6.2.1: the client MUST discard cached
+	// capabilities; they may differ inside TLS.
+	c.caps, c.capOrder = nil, nil
+	return nil
+}
+
+// DialTLS connects to addr with dial (nil means a net.Dialer), runs the TLS
+// handshake at once and starts a session with NewClient inside TLS: IMAPS,
+// port 993 (RFC 8314 section 3.2). When cfg.ServerName is empty the host
+// of addr is checked against the certificate, unless
+// cfg.InsecureSkipVerify. ctx bounds the connection, the handshake and
+// the greeting.
+func DialTLS(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string, cfg *tls.Config, opts Options) (*Client, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("imapclient: dial %s: no TLS config", addr)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	timeout := opts.withDefaults().Timeout
+	return netconn.Dial(ctx, dial, addr, "imapclient", func(conn net.Conn) (*Client, error) {
+		secure, tc, err := handshake(conn, cfg, host, timeout)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("imapclient: dial %s: %w", addr, err)
+		}
+		return newClient(secure, tc, opts)
+	})
+}
+
+// TLS returns the state of the TLS connection, and false before TLS.
+func (c *Client) TLS() (tls.ConnectionState, bool) {
+	if c.tlsc == nil {
+		return tls.ConnectionState{}, false
+	}
+	return c.tlsc.ConnectionState(), true
+}
+
+// handshake runs the client side of a TLS handshake over raw within
+// timeout and returns the connection to use from then on (wire.AfterTLS)
+// and the TLS layer. host names the server when cfg does not.
+func handshake(raw net.Conn, cfg *tls.Config, host string, timeout time.Duration) (net.Conn, *tls.Conn, error) {
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(raw, cfg)
+	raw.SetDeadline(time.Now().Add(timeout))
+	err := tc.Handshake()
+	raw.SetDeadline(time.Time{})
+	if err != nil {
+		wire.TLSFailed(raw, err)
+		return nil, nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	// Verified: the certificate was checked against cfg's roots.
+	return wire.AfterTLS(raw, tc, !cfg.InsecureSkipVerify), tc, nil
+}
