@@ -80,6 +80,8 @@ func (d *decoder) agent(n *yaml.Node, sc *Scenario) {
 		{"faults", func(v *yaml.Node) { d.list(v, "faults", func(item *yaml.Node) { d.fault(item, &a) }) }},
 		{"records", func(v *yaml.Node) { d.list(v, "records", func(item *yaml.Node) { d.record(item, &a) }) }},
 		{"implicit_mx", func(v *yaml.Node) { d.strs(v, "implicit_mx", &a.ImplicitMX) }},
+		{"tls", func(v *yaml.Node) { d.boolean(v, "tls", &a.TLS) }},
+		{"plaintext_auth", func(v *yaml.Node) { d.boolean(v, "plaintext_auth", &a.PlaintextAuth) }},
 	})
 	if !ok {
 		return
@@ -191,8 +193,28 @@ func (d *decoder) send(n *yaml.Node, p Pos) *Send {
 		{"subject", func(v *yaml.Node) { d.str(v, "subject", &s.Subject) }},
 		{"body", func(v *yaml.Node) { d.str(v, "body", &s.Body) }},
 		{"expect", func(v *yaml.Node) { s.Expect = d.reply(v, "expect") }},
+		{"port", func(v *yaml.Node) { d.str(v, "port", &s.Port) }},
+		{"tls", func(v *yaml.Node) { d.str(v, "tls", &s.TLS) }},
+		{"auth", func(v *yaml.Node) {
+			var b bool
+			d.boolean(v, "auth", &b)
+			s.Auth = &b
+		}},
 	})
 	s.at = seen
+	if ok {
+		switch s.Port {
+		case "", "smtp", "submission", "submissions":
+		default:
+			d.errorAt(seen["port"], "port: %q: give smtp (25), submission (587) or submissions (465)", s.Port)
+		}
+		switch {
+		case s.TLS != "" && s.TLS != "starttls" && s.TLS != "none":
+			d.errorAt(seen["tls"], "tls: %q: give starttls or none", s.TLS)
+		case s.TLS != "" && s.Port == "submissions":
+			d.errorAt(seen["tls"], "tls: submissions (465) is always TLS, from the first byte")
+		}
+	}
 	if ok {
 		d.need(seen, p, "send", "as", "via")
 		if len(s.To)+len(s.Cc)+len(s.Bcc) == 0 {
@@ -462,6 +484,7 @@ func (d *decoder) pop3(n *yaml.Node, p Pos) *POP3 {
 		{"via", func(v *yaml.Node) { d.str(v, "via", &s.Via) }},
 		{"delete", func(v *yaml.Node) { d.boolean(v, "delete", &s.Delete) }},
 		{"apop", func(v *yaml.Node) { d.boolean(v, "apop", &s.APOP) }},
+		{"tls", func(v *yaml.Node) { d.tlsMode(v, &s.TLS) }},
 		{"expect", func(v *yaml.Node) {
 			if rv := resolve(v); rv != nil && rv.Kind == yaml.MappingNode {
 				s.Expect = d.pop3Expect(v)
@@ -494,6 +517,7 @@ func (d *decoder) imap(n *yaml.Node, p Pos, file string) *IMAP {
 		{"as", func(v *yaml.Node) { d.str(v, "as", &s.As) }},
 		{"via", func(v *yaml.Node) { d.str(v, "via", &s.Via) }},
 		{"do", func(v *yaml.Node) { d.str(v, "do", &s.Do) }},
+		{"tls", func(v *yaml.Node) { d.tlsMode(v, &s.TLS) }},
 		{"folder", func(v *yaml.Node) { d.str(v, "folder", &s.Folder) }},
 		{"message", func(v *yaml.Node) { s.Message = d.messageRef(v) }},
 		{"to", func(v *yaml.Node) { d.str(v, "to", &s.To) }},
@@ -528,4 +552,17 @@ func (d *decoder) imapExpect(n *yaml.Node) *IMAPExpect {
 		{"no_flags", func(v *yaml.Node) { d.strs(v, "no_flags", &e.NoFlags) }},
 	})
 	return e
+}
+
+// tlsMode decodes how a reading session protects itself.
+func (d *decoder) tlsMode(n *yaml.Node, dst *string) {
+	d.str(n, "tls", dst)
+	switch *dst {
+	case "", "starttls", "implicit":
+	case "none":
+		*dst = ""
+	default:
+		d.errorf(resolve(n), "tls: %q: give starttls, implicit or none", *dst)
+		*dst = ""
+	}
 }

@@ -416,7 +416,8 @@ func (n *network) pickSMTPPort(sc *Scenario) (int, error) {
 }
 
 // wellKnown are the ports a lab run by root uses in internet mode.
-var wellKnown = map[string]int{"smtp": 25, "lmtp": 24, "pop3": 110, "imap": 143, "dns": 53}
+var wellKnown = map[string]int{"smtp": 25, "lmtp": 24, "pop3": 110, "imap": 143, "dns": 53,
+	"submission": 587, "submissions": 465, "pop3s": 995, "imaps": 993}
 
 // planInternet gives the listeners of an internet-mode lab their
 // addresses: each agent's own address, the common SMTP port for MTAs.
@@ -439,7 +440,7 @@ func planInternet(sc *Scenario, opts Options, n *network) (map[string]map[string
 	out := map[string]map[string]string{}
 	k := 1 // PortBase itself is the SMTP port
 	for _, a := range sc.Agents {
-		for _, name := range kinds[a.Kind].listeners {
+		for _, name := range a.listeners() {
 			port := 0
 			switch {
 			case name == "smtp":
@@ -652,16 +653,30 @@ func startMTA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		cfg.Faults = append(cfg.Faults, fault)
 	}
 	outbound := l.net.on || a.Smarthost != ""
-	if outbound {
-		// SMTP AUTH, for relaying: the users of its domains, and a
-		// smarthost's listed users. (A lab without mail between domains
-		// has nothing to relay, and offers no AUTH.)
+	if outbound || a.TLS {
+		// SMTP AUTH, for relaying and submission: the users of its
+		// domains, and a smarthost's listed users. (A lab without mail
+		// between domains or TLS has nothing to relay, and offers no
+		// AUTH.)
 		cfg.Passwords = map[string]string{}
 		for _, u := range l.sc.Users {
 			if containsFold(a.Domains, domainOf(u.Address)) || containsFold(a.RelayUsers, u.Address) {
 				cfg.Passwords[u.Address] = u.Password
 			}
 		}
+	}
+	if a.TLS {
+		sc, err := l.serverTLS(a, "smtp")
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = sc
+		cfg.PlaintextAuth = a.PlaintextAuth
+		cfg.SubmissionListen = l.addrs[a.Name]["submission"]
+		cfg.SubmissionsListen = l.addrs[a.Name]["submissions"]
+	}
+	cfg.ClientTLS = l.clientTLS()
+	if outbound {
 		cfg.QueueDir = filepath.Join(l.dir, "queue", a.Name)
 		cfg.OutboundTimeout = time.Minute
 		cfg.SMTPPort = l.net.smtpPort

@@ -13,6 +13,9 @@ type kind struct {
 	// listeners are the sockets the agent opens, in the order PortBase
 	// numbers them ("smtp"; "lmtp", "pop3", "imap").
 	listeners []string
+	// tlsListeners are opened besides, after them, when the agent has
+	// tls: true ("submission", "submissions"; "pop3s", "imaps").
+	tlsListeners []string
 	// keys are the agent keys this kind uses besides name, kind, hostname
 	// and listen.
 	keys []string
@@ -41,31 +44,34 @@ var kinds map[string]kind
 func init() {
 	kinds = map[string]kind{
 		"mta": {
-			doc:       "a mail transfer agent: takes mail over SMTP for its domains and hands it to its MDA over LMTP; with a dns agent in the lab it also delivers to other domains' MTAs (MX lookup, queue, retries, bounces) for its trusted clients and authenticated users",
-			listeners: []string{"smtp"},
-			keys:      append([]string{"domains", "deliver_to"}, relayKeys...),
-			serves:    true,
-			check:     checkMTA,
-			deps:      relayDeps,
-			start:     startMTA,
+			doc:          "a mail transfer agent: takes mail over SMTP for its domains and hands it to its MDA over LMTP; with a dns agent in the lab it also delivers to other domains' MTAs (MX lookup, queue, retries, bounces) for its trusted clients and authenticated users",
+			listeners:    []string{"smtp"},
+			tlsListeners: []string{"submission", "submissions"},
+			keys:         append([]string{"domains", "deliver_to", "tls", "plaintext_auth"}, relayKeys...),
+			serves:       true,
+			check:        checkMTA,
+			deps:         relayDeps,
+			start:        startMTA,
 		},
 		"open-relay": {
-			doc:       "an MTA that relays mail for anyone, as spammers hope to find: the transcript labels each message it relays for a stranger",
-			listeners: []string{"smtp"},
-			keys:      append([]string{"domains", "deliver_to"}, relayKeys...),
-			serves:    true,
-			check:     checkRelay,
-			deps:      relayDeps,
-			start:     startMTA,
+			doc:          "an MTA that relays mail for anyone, as spammers hope to find: the transcript labels each message it relays for a stranger",
+			listeners:    []string{"smtp"},
+			tlsListeners: []string{"submission", "submissions"},
+			keys:         append([]string{"domains", "deliver_to", "tls", "plaintext_auth"}, relayKeys...),
+			serves:       true,
+			check:        checkRelay,
+			deps:         relayDeps,
+			start:        startMTA,
 		},
 		"smarthost": {
-			doc:       "a provider's outgoing MTA: relays only for the client hosts and users it lists (relay_for, relay_users) and refuses everyone else",
-			listeners: []string{"smtp"},
-			keys:      append([]string{"domains", "deliver_to", "relay_users"}, relayKeys...),
-			serves:    true,
-			check:     checkRelay,
-			deps:      relayDeps,
-			start:     startMTA,
+			doc:          "a provider's outgoing MTA: relays only for the client hosts and users it lists (relay_for, relay_users) and refuses everyone else",
+			listeners:    []string{"smtp"},
+			tlsListeners: []string{"submission", "submissions"},
+			keys:         append([]string{"domains", "deliver_to", "relay_users", "tls", "plaintext_auth"}, relayKeys...),
+			serves:       true,
+			check:        checkRelay,
+			deps:         relayDeps,
+			start:        startMTA,
 		},
 		"dns": {
 			doc:       "an authoritative DNS server for the lab's domains, over UDP and TCP: MX and A records for every MTA (made by the lab), plus the records listed; MTAs find each other through it",
@@ -75,12 +81,13 @@ func init() {
 			start:     startDNS,
 		},
 		"mda": {
-			doc:       "a mail delivery agent: takes mail over LMTP, stores it in the users' Maildirs and serves them over POP3 and IMAP",
-			listeners: []string{"lmtp", "pop3", "imap"},
-			keys:      []string{"domains", "max_connections"},
-			serves:    true,
-			check:     checkMDA,
-			start:     startMDA,
+			doc:          "a mail delivery agent: takes mail over LMTP, stores it in the users' Maildirs and serves them over POP3 and IMAP",
+			listeners:    []string{"lmtp", "pop3", "imap"},
+			tlsListeners: []string{"pop3s", "imaps"},
+			keys:         []string{"domains", "max_connections", "tls", "plaintext_auth"},
+			serves:       true,
+			check:        checkMDA,
+			start:        startMDA,
 		},
 		"sink": {
 			doc:       "an SMTP server that accepts every message and stores none, like Postfix's smtp-sink: for measuring, and to show that 250 only means accepted",
@@ -109,7 +116,7 @@ type KindInfo struct {
 func Kinds() []KindInfo {
 	var out []KindInfo
 	for name, k := range kinds {
-		out = append(out, KindInfo{Name: name, Doc: k.doc, Listeners: append([]string(nil), k.listeners...)})
+		out = append(out, KindInfo{Name: name, Doc: k.doc, Listeners: append(append([]string(nil), k.listeners...), k.tlsListeners...)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -172,4 +179,14 @@ func checkMUA(v *validator, a *Agent) {
 		return
 	}
 	v.knownUser(a.at.of("user", a.Pos), "user", a.User)
+}
+
+// listeners are the sockets a agent opens: its kind's, and with tls: true
+// the TLS ones.
+func (a *Agent) listeners() []string {
+	k := kinds[a.Kind]
+	if !a.TLS {
+		return k.listeners
+	}
+	return append(append([]string(nil), k.listeners...), k.tlsListeners...)
 }

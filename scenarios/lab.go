@@ -2,9 +2,11 @@ package scenarios
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/maillab/maillab/agents/labca"
 	"github.com/maillab/maillab/agents/mailbox"
 	"github.com/maillab/maillab/agents/mda"
 	"github.com/maillab/maillab/agents/mua"
@@ -106,6 +109,8 @@ type Lab struct {
 	addrs map[string]map[string]string
 	// net is where each host lives (with a dns agent: its own address).
 	net *network
+	// ca is the lab's certificate authority, when an agent has tls: true.
+	ca *labca.CA
 
 	conns       *connTracker
 	unsubscribe func()
@@ -220,6 +225,9 @@ func Start(ctx context.Context, sc *Scenario, opts Options) (*Lab, error) {
 	if err := l.openStore(); err != nil {
 		return nil, err
 	}
+	if err := l.openCA(); err != nil {
+		return nil, l.abort(err)
+	}
 	l.conns = newConnTracker()
 	l.unsubscribe = l.rec.Subscribe(l.conns.event)
 	for _, a := range order {
@@ -268,6 +276,48 @@ func (l *Lab) openStore() error {
 	return nil
 }
 
+// openCA opens (or makes) the lab's certificate authority in DIR/ca when
+// an agent uses TLS. It uses the real clock, whatever Options.Now says:
+// certificates are checked against the real time.
+func (l *Lab) openCA() error {
+	for _, a := range l.sc.Agents {
+		if a.TLS {
+			ca, err := labca.Open(filepath.Join(l.dir, "ca"), time.Now)
+			if err != nil {
+				return fmt.Errorf("scenarios: the lab CA: %w", err)
+			}
+			l.ca = ca
+			return nil
+		}
+	}
+	return nil
+}
+
+// serverTLS is the TLS configuration of agent a: a certificate from the
+// lab CA for its host name and the address it listens on.
+func (l *Lab) serverTLS(a *Agent, listener string) (*tls.Config, error) {
+	var ips []netip.Addr
+	if host, _, err := net.SplitHostPort(l.addrs[a.Name][listener]); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			ips = append(ips, ip)
+		}
+	}
+	cfg, err := l.ca.ServerConfig(a.hostname(l.sc), ips...)
+	if err != nil {
+		return nil, fmt.Errorf("certificate for %s: %w", a.Name, err)
+	}
+	return cfg, nil
+}
+
+// clientTLS is the TLS configuration of a lab client: it trusts the lab
+// CA. nil when the lab has none.
+func (l *Lab) clientTLS() *tls.Config {
+	if l.ca == nil {
+		return nil
+	}
+	return l.ca.ClientConfig("")
+}
+
 func safeName(s string) string {
 	if validName(s) {
 		return s
@@ -279,7 +329,7 @@ func safeName(s string) string {
 func planListeners(sc *Scenario, opts Options) (map[string]map[string]string, error) {
 	total := 0
 	for _, a := range sc.Agents {
-		total += len(kinds[a.Kind].listeners)
+		total += len(a.listeners())
 	}
 	if opts.PortBase < 0 || opts.PortBase > 0 && opts.PortBase+total-1 > 65535 {
 		return nil, fmt.Errorf("scenarios: port base %d: the %d listeners need ports up to 65535", opts.PortBase, total)
@@ -287,7 +337,7 @@ func planListeners(sc *Scenario, opts Options) (map[string]map[string]string, er
 	out := map[string]map[string]string{}
 	k := 0
 	for _, a := range sc.Agents {
-		for _, name := range kinds[a.Kind].listeners {
+		for _, name := range a.listeners() {
 			port := 0
 			if opts.PortBase > 0 {
 				port = opts.PortBase + k
@@ -423,20 +473,32 @@ func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 	// 0 keeps the servers' default.
 	pop3.MaxConns = a.MaxConnections
 	imap := imapserver.Options{MaxConns: a.MaxConnections}
+	var pop3s, imaps string
+	if a.TLS {
+		sc, err := l.serverTLS(a, "imap")
+		if err != nil {
+			return nil, err
+		}
+		pop3.TLSConfig, imap.TLSConfig = sc, sc
+		pop3.AllowInsecureAuth, imap.AllowInsecureAuth = a.PlaintextAuth, a.PlaintextAuth
+		pop3s, imaps = l.addrs[a.Name]["pop3s"], l.addrs[a.Name]["imaps"]
+	}
 	ag, err := mda.New(mda.Config{
-		Name:       a.Name,
-		Hostname:   host,
-		Listen:     l.addrs[a.Name]["lmtp"],
-		POP3Listen: l.addrs[a.Name]["pop3"],
-		IMAPListen: l.addrs[a.Name]["imap"],
-		Store:      l.store,
-		Users:      users,
-		Passwords:  passwords,
-		Recorder:   l.rec,
-		Now:        l.opts.Now,
-		IDs:        l.ids(a.Name),
-		POP3:       pop3,
-		IMAP:       imap,
+		Name:        a.Name,
+		Hostname:    host,
+		Listen:      l.addrs[a.Name]["lmtp"],
+		POP3Listen:  l.addrs[a.Name]["pop3"],
+		IMAPListen:  l.addrs[a.Name]["imap"],
+		POP3SListen: pop3s,
+		IMAPSListen: imaps,
+		Store:       l.store,
+		Users:       users,
+		Passwords:   passwords,
+		Recorder:    l.rec,
+		Now:         l.opts.Now,
+		IDs:         l.ids(a.Name),
+		POP3:        pop3,
+		IMAP:        imap,
 	})
 	if err != nil {
 		return nil, err
@@ -457,6 +519,7 @@ func startMUA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		BeforeCommand: hook,
 		Now:           l.opts.Now,
 		LocalAddr:     l.net.ip[a.Name],
+		TLS:           l.clientTLS(),
 	})
 	if err != nil {
 		return nil, err
@@ -568,6 +631,9 @@ type LabInfo struct {
 	Dir string `json:"dir"`
 	// Queues are the MTAs' queue directories (with a dns agent).
 	Queues []QueueInfo `json:"queues,omitempty"`
+	// CA is the lab CA's certificate file (PEM), when an agent uses TLS:
+	// tell clients to trust it (curl --cacert, openssl -CAfile...).
+	CA string `json:"ca,omitempty"`
 }
 
 // AgentInfo is one agent of a running lab and where it listens.
@@ -588,6 +654,9 @@ type UserInfo struct {
 // actual listen addresses, its users, and the Maildir root.
 func (l *Lab) Info() LabInfo {
 	info := LabInfo{Agents: []AgentInfo{}, Users: []UserInfo{}, Maildir: l.store.Root(), Dir: l.dir, Queues: l.Queues()}
+	if l.ca != nil {
+		info.CA = l.ca.CertFile()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, a := range l.sc.Agents {

@@ -68,7 +68,11 @@ func (s *stepRun) pop3(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	server, err := s.lab.endpoint(p.Via, "pop3")
+	listener := "pop3"
+	if p.TLS == "implicit" {
+		listener = "pop3s"
+	}
+	server, err := s.lab.endpoint(p.Via, listener)
 	if err != nil {
 		return err
 	}
@@ -78,7 +82,7 @@ func (s *stepRun) pop3(ctx context.Context) error {
 		mode = "leave on server"
 	}
 	s.say("%s downloads %s's mail over POP3 from %s (%s)", p.As, user, p.Via, mode)
-	res, err := m.FetchPOP3(ctx, server, user, password, mua.POP3Options{Delete: p.Delete, APOP: p.APOP})
+	res, err := m.FetchPOP3(ctx, server, user, password, mua.POP3Options{Delete: p.Delete, APOP: p.APOP, TLS: mua.TLSMode(p.TLS)})
 	s.lab.conns.waitClosed(ctx, p.As, "pop3")
 	if done, stop := s.outcome(err, p.Refusal, "pop3"); done {
 		return stop
@@ -134,13 +138,24 @@ func (s *stepRun) session(ctx context.Context, device, via string) (*mua.IMAPSes
 	if err != nil {
 		return nil, err
 	}
-	server, err := l.endpoint(via, "imap")
+	mode := ""
+	if s.st.IMAP != nil {
+		mode = s.st.IMAP.TLS
+	}
+	listener, how := "imap", ""
+	switch mode {
+	case "implicit":
+		listener, how = "imaps", ", with TLS from the first byte (IMAPS)"
+	case "starttls":
+		how = ", with STARTTLS"
+	}
+	server, err := l.endpoint(via, listener)
 	if err != nil {
 		return nil, err
 	}
 	user, password := s.account(device)
-	s.say("%s connects to %s over IMAP as %s (the session stays open)", device, via, user)
-	sess, err := m.IMAP(ctx, server, user, password)
+	s.say("%s connects to %s over IMAP as %s%s (the session stays open)", device, via, user, how)
+	sess, err := m.IMAPWith(ctx, server, user, password, mua.TLSMode(mode))
 	if err != nil {
 		return nil, err
 	}

@@ -169,9 +169,20 @@ func (s *stepRun) send(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	server, err := s.lab.endpoint(snd.Via, "smtp")
+	port := cmpOr(snd.Port, "smtp")
+	server, err := s.lab.endpoint(snd.Via, port)
 	if err != nil {
 		return err
+	}
+	var so mua.SendOptions
+	switch {
+	case port == "submissions":
+		so.TLS = mua.TLSImplicit
+	case snd.TLS == "starttls" || (port == "submission" && snd.TLS == ""):
+		so.TLS = mua.TLSStartTLS
+	}
+	if (snd.Auth == nil && port != "smtp") || (snd.Auth != nil && *snd.Auth) {
+		so.User, so.Password = s.account(snd.As)
 	}
 	from := snd.From
 	if from == "" {
@@ -179,6 +190,9 @@ func (s *stepRun) send(ctx context.Context) error {
 	}
 	rcpts := append(append(append([]string{}, snd.To...), snd.Cc...), snd.Bcc...)
 	what := fmt.Sprintf("%s sends to %s via %s", snd.As, strings.Join(rcpts, ", "), snd.Via)
+	if port != "smtp" || so.TLS != mua.TLSNone || so.User != "" {
+		what += " (" + describeSend(port, so) + ")"
+	}
 	s.lab.note("step %d: %s", s.res.Index, what)
 	draft := mua.Draft{
 		From: from, To: snd.To, Cc: snd.Cc, Bcc: snd.Bcc,
@@ -186,7 +200,7 @@ func (s *stepRun) send(ctx context.Context) error {
 		// A stable id, so that the transcript renders the same twice.
 		MessageID: fmt.Sprintf("<%s.%d@%s>", safeName(s.lab.sc.Name), s.res.Index, hostOf(s.lab.sc, snd.As)),
 	}
-	sent, err := m.Send(ctx, server, draft)
+	sent, err := m.SendWith(ctx, server, draft, so)
 	s.lab.conns.waitClosed(ctx, snd.As, "smtp")
 	refusal := refusalOf(sent, err)
 	if err != nil && refusal == nil {
@@ -455,4 +469,19 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// describeSend says how a send step connects, for its note.
+func describeSend(port string, so mua.SendOptions) string {
+	parts := []string{map[string]string{"smtp": "port 25", "submission": "submission port 587", "submissions": "submissions port 465"}[port]}
+	switch so.TLS {
+	case mua.TLSStartTLS:
+		parts = append(parts, "STARTTLS")
+	case mua.TLSImplicit:
+		parts = append(parts, "TLS from the first byte")
+	}
+	if so.User != "" {
+		parts = append(parts, "AUTH PLAIN as "+so.User)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -55,6 +55,14 @@ type Agent struct {
 	// Listen maps a listener ("smtp", "lmtp") to a fixed host:port.
 	Listen map[string]string
 
+	// TLS gives an MTA the submission ports (587 with STARTTLS, 465 with
+	// implicit TLS) and STARTTLS on port 25, and an MDA STLS, STARTTLS,
+	// POP3S (995) and IMAPS (993), with certificates from the lab CA. Then
+	// passwords are accepted only under TLS, unless PlaintextAuth (to show
+	// a class why that is dangerous).
+	TLS           bool
+	PlaintextAuth bool
+
 	// Mail between domains (see internet.go).
 
 	// RelayFor lists who may relay through an MTA or smarthost: agent
@@ -127,6 +135,15 @@ type Send struct {
 	// Expect, when set, is the refusal the lesson is about: the send must
 	// fail with this reply.
 	Expect *Reply
+	// Port is the MTA listener to use: "smtp" (25, the default),
+	// "submission" (587) or "submissions" (465, TLS from the first byte).
+	Port string
+	// TLS is "starttls" or "none"; the default is starttls on submission,
+	// none on smtp. (submissions is always TLS.)
+	TLS string
+	// Auth logs in with the user's password (AUTH PLAIN) before MAIL; the
+	// default is true on the submission ports, false on smtp.
+	Auth *bool
 
 	at posMap
 }
@@ -239,6 +256,9 @@ type POP3 struct {
 	Delete bool
 	// APOP logs in with APOP instead of USER and PASS.
 	APOP bool
+	// TLS is "starttls" (STLS on port 110), "implicit" (POP3S, port 995)
+	// or "" (in clear).
+	TLS string
 	// Expect checks the counts of the session; Refusal, the error the
 	// session must end with instead.
 	Expect  *POP3Expect
@@ -288,6 +308,9 @@ var imapActions = []string{IMAPList, IMAPRead, IMAPMarkRead, IMAPMove, IMAPDelet
 //	      expect: {count: 3}
 type IMAP struct {
 	As, Via string
+	// TLS is "starttls" (port 143), "implicit" (IMAPS, port 993) or ""
+	// (in clear), for the device's session when this step opens it.
+	TLS     string
 	Do      string      // one of the IMAP action constants
 	Folder  string      // default INBOX
 	Message *MessageRef // read, mark_read, move, delete; list: the message flags checks look at

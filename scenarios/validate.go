@@ -89,7 +89,7 @@ func (v *validator) agent(a *Agent) {
 		return
 	}
 	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients", "max_connections",
-		"relay_for", "relay_users", "smarthost", "relay_refusal", "retry", "max_age", "faults", "records", "implicit_mx"} {
+		"relay_for", "relay_users", "smarthost", "relay_refusal", "retry", "max_age", "faults", "records", "implicit_mx", "tls", "plaintext_auth"} {
 		if p, has := a.at[key]; has && !contains(k.keys, key) {
 			v.errorAt(p, "%s: an agent of kind %s has no %s", key, a.Kind, key)
 		}
@@ -101,17 +101,23 @@ func (v *validator) agent(a *Agent) {
 	}
 	for _, name := range sortedKeys(a.Listen) {
 		p := a.at.of("listen", a.Pos)
-		if !contains(k.listeners, name) {
-			if len(k.listeners) == 0 {
+		if !contains(a.listeners(), name) {
+			switch {
+			case contains(k.tlsListeners, name):
+				v.errorAt(p, "listen: %s is a TLS listener: give the agent tls: true", name)
+			case len(k.listeners) == 0:
 				v.errorAt(p, "listen: an agent of kind %s listens on nothing", a.Kind)
-			} else {
-				v.errorAt(p, "listen: an agent of kind %s has no %q listener (it has: %s)", a.Kind, name, strings.Join(k.listeners, ", "))
+			default:
+				v.errorAt(p, "listen: an agent of kind %s has no %q listener (it has: %s)", a.Kind, name, strings.Join(a.listeners(), ", "))
 			}
 			continue
 		}
 		if err := checkHostPort(a.Listen[name]); err != nil {
 			v.errorAt(p, "listen: %s: %v", name, err)
 		}
+	}
+	if p, has := a.at["plaintext_auth"]; has && !a.TLS {
+		v.errorAt(p, "plaintext_auth: only means something with tls: true (without TLS every password crosses in clear anyway)")
 	}
 	if k.check != nil {
 		k.check(v, a)
@@ -124,6 +130,13 @@ func (v *validator) step(st *Step) {
 		s := st.Send
 		v.mua(s.at.of("as", st.Pos), s.As)
 		v.smtpAgent(s.at.of("via", st.Pos), s.Via)
+		if a, ok := v.agents[s.Via]; ok && !a.TLS {
+			if p, has := s.at["port"]; has && s.Port != "smtp" {
+				v.errorAt(p, "port: %s has no %s port: give it tls: true", s.Via, s.Port)
+			} else if s.TLS == "starttls" {
+				v.errorAt(s.at.of("tls", st.Pos), "tls: %s offers no STARTTLS: give it tls: true", s.Via)
+			}
+		}
 		if s.From != "" {
 			if err := checkAddress(s.From); err != nil {
 				v.errorAt(s.at.of("from", st.Pos), "from: %v", err)
@@ -158,8 +171,10 @@ func (v *validator) step(st *Step) {
 	case StepPOP3:
 		p := st.POP3
 		v.device(p.at.of("as", st.Pos), p.As, p.Via, p.at.of("via", st.Pos))
+		v.readTLS(p.at.of("tls", st.Pos), p.Via, p.TLS)
 	case StepIMAP:
 		v.imap(st)
+		v.readTLS(st.IMAP.at.of("tls", st.Pos), st.IMAP.Via, st.IMAP.TLS)
 	case StepSMTP:
 		dl := st.SMTP
 		v.mua(dl.at.of("as", st.Pos), dl.As)
@@ -478,4 +493,15 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// readTLS checks that a reading step asks for TLS only from an mda that
+// has it.
+func (v *validator) readTLS(p Pos, via, mode string) {
+	if mode == "" {
+		return
+	}
+	if a, ok := v.agents[via]; ok && a.Kind == "mda" && !a.TLS {
+		v.errorAt(p, "tls: %s has no TLS: give it tls: true", via)
+	}
 }

@@ -114,8 +114,8 @@
 // 10,000 messages) to see what other programs changed; during IDLE only
 // deliveries and other sessions' changes are reported. POP3 never changes
 // flags, so a message read over POP3 stays unseen for IMAP; a POP3 login
-// moves new/ files to cur/ and takes their \Recent. There is no quota and
-// no filtering (that is the LDA's job, later).
+// moves new/ files to cur/ and takes their \Recent. Quotas, aliases and
+// filtering are the LDA's (Config.Deliverer, package lda).
 package mda
 
 import (
@@ -137,8 +137,44 @@ import (
 	"github.com/maillab/maillab/protocols/pop3/pop3server"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/smtp/smtpserver"
+	"github.com/maillab/maillab/protocols/wire"
 	"github.com/maillab/maillab/transcripts"
 )
+
+// Deliverer decides where a message goes for one recipient: the local
+// delivery agent (package lda) implements it. The MDA declares it, as the
+// consumer, and lda imports this package for Delivery; mda never imports
+// lda, so there is no cycle.
+type Deliverer interface {
+	// Accepts reports whether RCPT TO:<rcpt> names someone the Deliverer
+	// delivers for: a user, an alias, or user+detail of a user (RFC 5233).
+	Accepts(rcpt mail.Path) bool
+	// Deliver carries out the delivery of one message to one recipient
+	// and returns that recipient's LMTP reply (RFC 2033 section 4.2): nil
+	// or a 2yz *smtp.Error means delivered, and promises that every copy
+	// the Deliverer stored is durable; a 4yz or 5yz *smtp.Error refuses
+	// (reject 550 5.7.1, over quota 552 5.2.2 or 452 4.2.2); any other
+	// error is answered 451 4.3.0.
+	Deliver(ctx context.Context, d Delivery) error
+}
+
+// Delivery is one message for one recipient, as the MDA hands it to its
+// Deliverer.
+type Delivery struct {
+	// From is the reverse-path (the zero Path for <>); Rcpt the recipient
+	// as the client gave it in RCPT.
+	From, Rcpt mail.Path
+	// Trace returns the fields the MDA prepends to a copy stored in (or
+	// sent on for) the mailbox of box: Return-Path, "Delivered-To: box"
+	// and the Received field of this LMTP hop, "for <Rcpt>". Every call
+	// for one Delivery shares the Received id.
+	Trace func(box string) []byte
+	// Msg is the message as received (CRLF line endings). The Deliverer
+	// must not change it.
+	Msg []byte
+	// Tracer takes the Deliverer's notes for the transcript; never nil.
+	Tracer wire.Tracer
+}
 
 // Config configures an MDA.
 type Config struct {
@@ -173,11 +209,23 @@ type Config struct {
 	// port (see Endpoints).
 	POP3Listen string
 	IMAPListen string
+	// POP3SListen and IMAPSListen are the implicit-TLS ports (995 and
+	// 993, RFC 8314 sections 3.1 and 3.2), served with POP3.TLSConfig and
+	// IMAP.TLSConfig; "" means not served.
+	POP3SListen string
+	IMAPSListen string
 	// POP3 and IMAP are passed to the servers. POP3.Hostname (the APOP
 	// timestamp's host) defaults to Hostname; the other zero fields mean
 	// the servers' defaults (see pop3server.Options and imapserver.Options).
 	POP3 pop3server.Options
 	IMAP imapserver.Options
+
+	// Deliverer, when set, decides for each recipient: RCPT accepts
+	// whatever its Accepts accepts (Users no longer decide), and after the
+	// final "." each recipient's reply is what its Deliver returns. nil
+	// means every recipient is one of Users and gets one copy in its
+	// INBOX.
+	Deliverer Deliverer
 }
 
 // MDA is a mail delivery agent. Build it with New.
@@ -327,9 +375,24 @@ func (m *MDA) Start(ctx context.Context) error {
 		srv := pop3server.New(opts, pop3Backend{m})
 		svcs = append(svcs, &service{proto: "pop3", addr: m.cfg.POP3Listen, serve: srv.Serve, stop: srv.Shutdown})
 	}
+	if m.cfg.POP3SListen != "" {
+		opts := m.cfg.POP3
+		if opts.Hostname == "" {
+			opts.Hostname = m.cfg.Hostname
+		}
+		opts.ImplicitTLS = true
+		srv := pop3server.New(opts, pop3Backend{m})
+		svcs = append(svcs, &service{proto: "pop3s", addr: m.cfg.POP3SListen, serve: srv.Serve, stop: srv.Shutdown})
+	}
 	if m.cfg.IMAPListen != "" {
 		srv := imapserver.New(m.cfg.IMAP, imapBackend{m})
 		svcs = append(svcs, &service{proto: "imap", addr: m.cfg.IMAPListen, serve: srv.Serve, stop: srv.Shutdown})
+	}
+	if m.cfg.IMAPSListen != "" {
+		opts := m.cfg.IMAP
+		opts.ImplicitTLS = true
+		srv := imapserver.New(opts, imapBackend{m})
+		svcs = append(svcs, &service{proto: "imaps", addr: m.cfg.IMAPSListen, serve: srv.Serve, stop: srv.Shutdown})
 	}
 	var lc net.ListenConfig
 	for i, s := range svcs {
@@ -342,7 +405,12 @@ func (m *MDA) Start(ctx context.Context) error {
 		}
 		s.addr = l.Addr().String()
 		if m.cfg.Recorder != nil {
-			l = m.cfg.Recorder.Listen(l, m.cfg.Name, s.proto)
+			// POP3S and IMAPS speak POP3 and IMAP inside TLS.
+			proto := s.proto
+			if proto == "pop3s" || proto == "imaps" {
+				proto = proto[:len(proto)-1]
+			}
+			l = m.cfg.Recorder.Listen(l, m.cfg.Name, proto)
 		}
 		s.l = l
 	}
@@ -439,7 +507,11 @@ func (s *session) Mail(from mail.Path, _ smtp.MailParams) error {
 //	C: RCPT TO:<nobody@b.test>
 //	S: 550 5.1.1 <nobody@b.test>: no such user here
 func (s *session) Rcpt(to mail.Path) error {
-	if !s.m.users[strings.ToLower(to.String())] {
+	known := s.m.users[strings.ToLower(to.String())]
+	if d := s.m.cfg.Deliverer; d != nil {
+		known = d.Accepts(to)
+	}
+	if !known {
 		// RFC 3463: X.1.1 bad destination mailbox address.
 		return smtp.Errorf(smtp.C550MailboxUnavailable, "5.1.1", "%s: no such user here", to.Bracketed())
 	}
@@ -475,12 +547,16 @@ func (s *session) LMTPData(r io.Reader) []error {
 		return results
 	}
 	tr := s.info.Tracer
+	if s.m.cfg.Deliverer != nil {
+		return s.deliverEach(msg)
+	}
 	for i, rcpt := range s.rcpts {
 		addr := rcpt.String()
 		// One writev of the trace fields and the message, from memory
 		// (Store.DeliverBytes; it lets concurrent deliveries share their
 		// syncfs more closely than a reader would).
-		d, err := s.m.cfg.Store.DeliverBytes(addr, []byte(s.trace(rcpt)), msg)
+		id := s.m.cfg.IDs()
+		d, err := s.m.cfg.Store.DeliverBytes(addr, []byte(s.traceFields(s.from, s.info.Helo, rcpt, addr, id, s.m.cfg.Now())), msg)
 		if err != nil {
 			tr.Note(fmt.Sprintf("could not store for %s: %v", addr, err))
 			results[i] = smtp.Errorf(smtp.C451LocalError, "4.3.0", "%s: could not store the message, try again later", rcpt.Bracketed())
@@ -494,21 +570,57 @@ func (s *session) LMTPData(r io.Reader) []error {
 	return results
 }
 
-// trace returns the fields the MDA prepends for rcpt.
-func (s *session) trace(rcpt mail.Path) string {
+// deliverEach hands the message to the Deliverer once per recipient, in
+// RCPT order, and turns each answer into that recipient's reply.
+//
+//	C: .
+//	S: 250 2.0.0 <team@b.test> delivered to bob@b.test, carol@b.test
+//	S: 550 5.7.1 <dave@b.test> I do not accept messages from you
+func (s *session) deliverEach(msg []byte) []error {
+	tr := s.info.Tracer
+	results := make([]error, len(s.rcpts))
+	for i, rcpt := range s.rcpts {
+		id := s.m.cfg.IDs() // one Received id per recipient, as without a Deliverer
+		from, helo, date := s.from, s.info.Helo, s.m.cfg.Now()
+		d := Delivery{
+			From: from, Rcpt: rcpt, Msg: msg, Tracer: tr,
+			// The values of this transaction, whenever Trace is called.
+			Trace: func(box string) []byte { return []byte(s.traceFields(from, helo, rcpt, box, id, date)) },
+		}
+		// The LMTP session has no context of its own: a delivery, once
+		// the final "." has come, runs to its end (RFC 5321 section 6.1).
+		err := s.m.cfg.Deliverer.Deliver(context.Background(), d)
+		var se *smtp.Error
+		switch {
+		case err == nil:
+			results[i] = smtp.Errorf(smtp.C250OK, "2.0.0", "%s delivered", rcpt.Bracketed())
+		case errors.As(err, &se):
+			results[i] = se
+		default:
+			tr.Note(fmt.Sprintf("could not deliver to %s: %v", rcpt, err))
+			results[i] = smtp.Errorf(smtp.C451LocalError, "4.3.0", "%s: could not deliver the message, try again later", rcpt.Bracketed())
+		}
+	}
+	return results
+}
+
+// traceFields returns the fields the MDA prepends for rcpt, stored in the
+// mailbox of box: Return-Path with from, Delivered-To, and the Received
+// field with the client's helo, the id and the date.
+func (s *session) traceFields(from mail.Path, helo string, rcpt mail.Path, box, id string, date time.Time) string {
 	var b strings.Builder
 	// RFC 5321 section 4.4: the final delivery adds Return-Path with the
 	// reverse-path ("<>" for a bounce).
-	b.WriteString("Return-Path: " + s.from.Bracketed() + "\r\n")
-	b.WriteString("Delivered-To: " + rcpt.String() + "\r\n")
+	b.WriteString("Return-Path: " + from.Bracketed() + "\r\n")
+	b.WriteString("Delivered-To: " + box + "\r\n")
 	b.WriteString(mail.Received{
-		From:   s.info.Helo,
+		From:   helo,
 		FromIP: peerIP(s.info.RemoteAddr),
 		By:     s.m.cfg.Hostname,
 		With:   "LMTP",
-		ID:     s.m.cfg.IDs(),
+		ID:     id,
 		For:    rcpt,
-		Date:   s.m.cfg.Now(),
+		Date:   date,
 	}.String())
 	return b.String()
 }

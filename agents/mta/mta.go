@@ -186,8 +186,9 @@ type Config struct {
 	// served. Both need TLS and Passwords.
 	SubmissionListen  string
 	SubmissionsListen string
-	// PlaintextAuth allows AUTH before TLS, to show a class why it is
-	// dangerous: the transcript then warns when the password crosses.
+	// PlaintextAuth allows AUTH before TLS on port 25, to show a class why
+	// it is dangerous: the transcript then warns when the password
+	// crosses. The submission ports never allow it.
 	PlaintextAuth bool
 	// Gate, when set, is called before each delivery attempt from the
 	// queue and may hold it back; the function it returns is called when

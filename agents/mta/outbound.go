@@ -46,7 +46,7 @@ func (m *MTA) serverOptions(md mode) smtpserver.Options {
 		// it in clear to show the danger. Without TLS at all the password
 		// crosses the loopback in base64, as the transcript points out.
 		o.Authenticator = smtpserver.Passwords(m.cfg.Passwords)
-		o.AllowInsecureAuth = m.cfg.TLS == nil || m.cfg.PlaintextAuth
+		o.AllowInsecureAuth = m.cfg.TLS == nil || (m.cfg.PlaintextAuth && md == modeRelay)
 	}
 	switch md {
 	case modeSubmission:

@@ -3,6 +3,7 @@ package mua
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,15 +80,42 @@ type IMAPSession struct {
 // transcript. ctx bounds the connection and the login only: the session
 // then stays open until Logout or Close (or the MUA's Stop).
 func (m *MUA) IMAP(ctx context.Context, server, user, password string) (*IMAPSession, error) {
+	return m.IMAPWith(ctx, server, user, password, TLSNone)
+}
+
+// IMAPWith is IMAP with TLS: STARTTLS before LOGIN (RFC 2595 section 3;
+// the server may refuse LOGIN in clear with LOGINDISABLED), or IMAPS from
+// the first byte (port 993, RFC 8314).
+func (m *MUA) IMAPWith(ctx context.Context, server, user, password string, mode TLSMode) (*IMAPSession, error) {
 	s := &IMAPSession{m: m, server: server, user: user}
-	c, err := imapclient.Dial(ctx, m.dialerFor("imap"), server, imapclient.Options{
+	copts := imapclient.Options{
 		BeforeCommand: m.hook("imap"),
 		OnUnilateral:  s.record,
-	})
+	}
+	var c *imapclient.Client
+	var err error
+	var tcfg *tls.Config
+	if mode != TLSNone {
+		if tcfg, err = m.tlsFor(server); err != nil {
+			return nil, err
+		}
+	}
+	if mode == TLSImplicit {
+		c, err = imapclient.DialTLS(ctx, m.dialerFor("imap"), server, tcfg, copts)
+	} else {
+		c, err = imapclient.Dial(ctx, m.dialerFor("imap"), server, copts)
+	}
 	if err != nil {
 		return nil, m.fail("IMAP", err)
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
+	if mode == TLSStartTLS {
+		if err := c.StartTLS(tcfg); err != nil {
+			stop()
+			c.Close()
+			return nil, m.fail("IMAP", err)
+		}
+	}
 	err = c.Login(user, password)
 	if !stop() {
 		c.Close()
@@ -449,10 +477,15 @@ func (m *MUA) forget(s *IMAPSession) {
 // \Seen on them), then logs out. ctx bounds the whole exchange. The
 // messages read before an error are returned with it.
 func (m *MUA) FetchIMAP(ctx context.Context, server, user, password, folder string) ([]IMAPMessage, error) {
+	return m.FetchIMAPWith(ctx, server, user, password, folder, TLSNone)
+}
+
+// FetchIMAPWith is FetchIMAP with TLS (see IMAPWith).
+func (m *MUA) FetchIMAPWith(ctx context.Context, server, user, password, folder string, mode TLSMode) ([]IMAPMessage, error) {
 	if folder == "" {
 		folder = "INBOX"
 	}
-	s, err := m.IMAP(ctx, server, user, password)
+	s, err := m.IMAPWith(ctx, server, user, password, mode)
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,7 @@ package mua
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -101,6 +102,35 @@ type Config struct {
 	// connections (in a lab with a dns agent each host has one); the zero
 	// value lets the system choose.
 	LocalAddr netip.Addr
+	// TLS is the device's TLS client configuration (its trusted roots: the
+	// lab CA), used when a step asks for STARTTLS or implicit TLS; the
+	// server name is the address dialed.
+	TLS *tls.Config
+}
+
+// TLSMode says how a session protects itself.
+type TLSMode string
+
+const (
+	TLSNone     TLSMode = ""         // in clear
+	TLSStartTLS TLSMode = "starttls" // STARTTLS (SMTP, IMAP) or STLS (POP3) before logging in
+	TLSImplicit TLSMode = "implicit" // TLS from the first byte (ports 465, 993, 995; RFC 8314)
+)
+
+// tlsFor returns the client TLS configuration for server ("ip:port").
+func (m *MUA) tlsFor(server string) (*tls.Config, error) {
+	if m.cfg.TLS == nil {
+		return nil, fmt.Errorf("mua %s: no TLS configuration (the lab has no CA)", m.cfg.Name)
+	}
+	cfg := m.cfg.TLS.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(server)
+		if err != nil {
+			return nil, fmt.Errorf("mua: %w", err)
+		}
+		cfg.ServerName = host
+	}
+	return cfg, nil
 }
 
 // MUA is a mail user agent.
@@ -205,6 +235,22 @@ func (m *MUA) Dial(ctx context.Context, server string) (*smtpclient.Client, erro
 // The result tells recipient by recipient what the server did; it is nil
 // only when the session could not start. ctx bounds the whole exchange.
 func (m *MUA) Send(ctx context.Context, server string, d Draft) (*smtpclient.SendResult, error) {
+	return m.SendWith(ctx, server, d, SendOptions{})
+}
+
+// SendOptions choose how Send protects and identifies the session.
+type SendOptions struct {
+	// TLS: STARTTLS after EHLO (RFC 3207; then EHLO again), or TLS from
+	// the first byte (port 465, RFC 8314).
+	TLS TLSMode
+	// User and Password, when User is set, log in with AUTH PLAIN (RFC
+	// 4954, RFC 4616) before MAIL; the password is marked secret.
+	User, Password string
+}
+
+// SendWith is Send with TLS and SMTP AUTH, as a mail program submitting on
+// port 587 or 465 does.
+func (m *MUA) SendWith(ctx context.Context, server string, d Draft, o SendOptions) (*smtpclient.SendResult, error) {
 	now := m.cfg.Now()
 	// Compose once before connecting, so a bad draft never opens a socket.
 	if _, err := compose(d, m.cfg.Hostname, now, composeOptions{}); err != nil {
@@ -221,9 +267,19 @@ func (m *MUA) Send(ctx context.Context, server string, d Draft) (*smtpclient.Sen
 			rcpts = append(rcpts, p)
 		}
 	}
-	c, err := m.Dial(ctx, server)
+	copts := smtpclient.Options{LocalName: m.cfg.Hostname, BeforeCommand: m.hook("smtp")}
+	var tcfg *tls.Config
+	if o.TLS != TLSNone {
+		var err error
+		if tcfg, err = m.tlsFor(server); err != nil {
+			return nil, err
+		}
+		copts.TLSConfig = tcfg
+		copts.ImplicitTLS = o.TLS == TLSImplicit
+	}
+	c, err := smtpclient.Dial(ctx, m.dialer(), server, copts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mua: %w", err)
 	}
 	defer c.Close()
 	// Close the connection when ctx ends: that unblocks any read.
@@ -231,6 +287,20 @@ func (m *MUA) Send(ctx context.Context, server string, d Draft) (*smtpclient.Sen
 	defer stop()
 	if err := c.Hello(""); err != nil {
 		return nil, fmt.Errorf("mua: %w", err)
+	}
+	if o.TLS == TLSStartTLS {
+		if err := c.StartTLS(tcfg); err != nil {
+			return nil, fmt.Errorf("mua: %w", err)
+		}
+		if err := c.Hello(""); err != nil {
+			return nil, fmt.Errorf("mua: %w", err)
+		}
+	}
+	if o.User != "" {
+		if err := c.Auth("PLAIN", o.User, o.Password); err != nil {
+			_ = c.Quit()
+			return nil, fmt.Errorf("mua: %w", err)
+		}
 	}
 	eight := c.HasExtension("8BITMIME")
 	msg, err := compose(d, m.cfg.Hostname, now, composeOptions{sevenBit: !eight})

@@ -2,6 +2,7 @@ package mua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 
@@ -19,6 +20,9 @@ type POP3Options struct {
 	// APOP logs in with APOP (an MD5 digest of the greeting's timestamp
 	// and the password, RFC 1939 section 7) instead of USER and PASS.
 	APOP bool
+	// TLS: STLS before logging in (RFC 2595 section 4), or POP3S from the
+	// first byte (port 995, RFC 8314).
+	TLS TLSMode
 	// Seen holds unique-ids the device already has, besides those in its
 	// local store from the same server and user: a leave-on-server client
 	// compares them with UIDL and downloads only the others (RFC 1939
@@ -58,11 +62,29 @@ type POP3Result struct {
 // stay in the local store and in the result, which is nil only when no
 // session started. ctx bounds the whole exchange.
 func (m *MUA) FetchPOP3(ctx context.Context, server, user, password string, opts POP3Options) (*POP3Result, error) {
-	c, err := pop3client.Dial(ctx, m.dialerFor("pop3"), server, pop3client.Options{BeforeCommand: m.beforeCommand(ctx)})
+	copts := pop3client.Options{BeforeCommand: m.beforeCommand(ctx)}
+	var c *pop3client.Client
+	var err error
+	var tcfg *tls.Config
+	if opts.TLS != TLSNone {
+		if tcfg, err = m.tlsFor(server); err != nil {
+			return nil, err
+		}
+	}
+	if opts.TLS == TLSImplicit {
+		c, err = pop3client.DialTLS(ctx, m.dialerFor("pop3"), server, tcfg, copts)
+	} else {
+		c, err = pop3client.Dial(ctx, m.dialerFor("pop3"), server, copts)
+	}
 	if err != nil {
 		return nil, m.fail("POP3", err)
 	}
 	defer c.Close()
+	if opts.TLS == TLSStartTLS {
+		if err := c.StartTLS(tcfg); err != nil {
+			return nil, m.fail("POP3", err)
+		}
+	}
 	// Closing the connection when ctx ends unblocks any read.
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()

@@ -26,6 +26,7 @@ type fetchOptions struct {
 	folder   string
 	delete   bool
 	listOnly bool
+	tls      tlsFlags
 }
 
 func newFetchCmd(s streams, g *globalOptions) *cobra.Command {
@@ -52,7 +53,8 @@ The exit code is 0 when the messages were read, 1 when the server refused
 reached.`,
 		Example: `  maillab fetch --pop3 127.0.0.1:2602 --user bob@example.test --password bob
   maillab fetch --pop3 127.0.0.1:2602 --user bob@example.test --password bob --delete
-  maillab fetch --imap 127.0.0.1:2603 --user bob@example.test --password bob --folder Archive --explain`,
+  maillab fetch --imap 127.0.0.1:2603 --user bob@example.test --password bob --folder Archive --explain
+  maillab fetch --imap 127.0.0.1:2993 --tls implicit --cacert lab-ca.pem --user bob@a.example --password bob`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFetch(cmd.Context(), s, g, o)
@@ -67,6 +69,7 @@ reached.`,
 	f.StringVar(&o.folder, "folder", "INBOX", "IMAP: the folder to read")
 	f.BoolVar(&o.delete, "delete", false, "POP3: delete the messages from the server after downloading them")
 	f.BoolVar(&o.listOnly, "list-only", false, "list the messages without printing them")
+	o.tls.add(cmd, "POP3S on 995, IMAPS on 993")
 	_ = cmd.MarkFlagRequired("user")
 	_ = cmd.MarkFlagRequired("password")
 	cmd.MarkFlagsOneRequired("pop3", "imap")
@@ -93,14 +96,18 @@ func runFetch(ctx context.Context, s streams, g *globalOptions, o *fetchOptions)
 	rec := transcripts.NewRecorder(transcripts.Options{MaxEvents: -1}) // events go to the renderer only
 	detach := o.attach(rec, s.out, g.useColor(s, s.outIsTTY))
 	defer detach()
-	u, err := mua.New(mua.Config{Name: o.user, Hostname: "maillab-fetch", Recorder: rec})
+	mode, tcfg, err := o.tls.config()
+	if err != nil {
+		return err
+	}
+	u, err := mua.New(mua.Config{Name: o.user, Hostname: "maillab-fetch", Recorder: rec, TLS: tcfg})
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	var msgs []fetched
 	var summary string
 	if o.pop3 != "" {
-		res, ferr := u.FetchPOP3(ctx, o.pop3, o.user, o.password, mua.POP3Options{Delete: o.delete})
+		res, ferr := u.FetchPOP3(ctx, o.pop3, o.user, o.password, mua.POP3Options{Delete: o.delete, TLS: mode})
 		err = ferr
 		if res != nil {
 			for _, m := range res.Messages {
@@ -109,7 +116,7 @@ func runFetch(ctx context.Context, s streams, g *globalOptions, o *fetchOptions)
 			summary = fmt.Sprintf("%d downloaded, %d deleted, %d left on the server", len(res.Messages), res.Deleted, res.LeftOnServer)
 		}
 	} else {
-		res, ferr := u.FetchIMAP(ctx, o.imap, o.user, o.password, o.folder)
+		res, ferr := u.FetchIMAPWith(ctx, o.imap, o.user, o.password, o.folder, mode)
 		err = ferr
 		for _, m := range res {
 			msgs = append(msgs, fetched{ID: fmt.Sprint(m.UID), From: m.From, Subject: m.Subject, Date: m.Date, Size: m.Size, Flags: m.Flags, Text: string(m.Raw)})

@@ -36,23 +36,26 @@ func (l *lab) agentAddr(t *testing.T, agent, proto string) string {
 	return ""
 }
 
-// waitMessages waits until a user's Maildir new/ holds n messages.
+// waitMessages waits until a user's INBOX (Maildir new/ and cur/) holds n
+// messages, and returns their files.
 func waitMessages(t *testing.T, maildir, addr string, n int, why func() string) []string {
 	t.Helper()
 	local, domain, _ := strings.Cut(strings.ToLower(addr), "@")
-	dir := filepath.Join(maildir, domain, local, "new")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		entries, _ := os.ReadDir(dir)
-		if len(entries) >= n {
-			var files []string
+		var files []string
+		for _, sub := range []string{"new", "cur"} {
+			dir := filepath.Join(maildir, domain, local, sub)
+			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				files = append(files, filepath.Join(dir, e.Name()))
 			}
+		}
+		if len(files) >= n {
 			return files
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s has %d messages after 60s, want %d\n%s", addr, len(entries), n, why())
+			t.Fatalf("%s has %d messages after 60s, want %d\n%s", addr, len(files), n, why())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -20,13 +20,16 @@ import (
 // sendOptions are the flags of "maillab send".
 type sendOptions struct {
 	transcriptOptions
-	server   string
-	from     string
-	to       []string
-	subject  string
-	body     string
-	bodyFile string
-	helo     string
+	server       string
+	from         string
+	to           []string
+	subject      string
+	body         string
+	bodyFile     string
+	helo         string
+	tls          tlsFlags
+	authUser     string
+	authPassword string
 }
 
 func newSendCmd(s streams, g *globalOptions) *cobra.Command {
@@ -57,6 +60,9 @@ The exit code is 0 when the server accepted the message for every recipient,
 	f.StringVar(&o.body, "body", "", "the message text")
 	f.StringVar(&o.bodyFile, "body-file", "", `read the message text from this file ("-" for standard input)`)
 	f.StringVar(&o.helo, "helo", "", "the name to give in EHLO (default: the sender's domain)")
+	o.tls.add(cmd, "submissions on 465")
+	f.StringVar(&o.authUser, "auth-user", "", "log in with AUTH PLAIN as this user before MAIL (submission on 587 and 465 needs it)")
+	f.StringVar(&o.authPassword, "auth-password", "", "the password for --auth-user")
 	_ = cmd.MarkFlagRequired("server")
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
@@ -104,11 +110,19 @@ func runSend(ctx context.Context, s streams, g *globalOptions, o *sendOptions) e
 	rec := transcripts.NewRecorder(transcripts.Options{MaxEvents: -1}) // events go to the renderer only
 	detach := o.attach(rec, s.out, g.useColor(s, s.outIsTTY))
 	defer detach()
-	u, err := mua.New(mua.Config{Name: sender.String(), Hostname: helo, Recorder: rec})
+	mode, tcfg, err := o.tls.config()
+	if err != nil {
+		return err
+	}
+	if (o.authUser == "") != (o.authPassword == "") {
+		return withCode(exitUsage, errors.New("give --auth-user and --auth-password together"))
+	}
+	u, err := mua.New(mua.Config{Name: sender.String(), Hostname: helo, Recorder: rec, TLS: tcfg})
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	res, err := u.Send(ctx, o.server, mua.Draft{From: from, To: o.to, Subject: o.subject, Body: body})
+	res, err := u.SendWith(ctx, o.server, mua.Draft{From: from, To: o.to, Subject: o.subject, Body: body},
+		mua.SendOptions{TLS: mode, User: o.authUser, Password: o.authPassword})
 	detach()
 	if err != nil {
 		var se *smtp.Error

@@ -135,6 +135,10 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 	if len(info.Queues) > 0 {
 		fmt.Fprintf(w, "Queues:   %s (see them with: maillab queue --dir %s)\n", filepath.Dir(info.Queues[0].Dir), info.Dir)
 	}
+	if info.CA != "" {
+		fmt.Fprintf(w, "Lab CA:   %s (trust it in clients; maillab ca export --dir %s -o lab-ca.pem)\n", info.CA, info.Dir)
+		fmt.Fprintln(w, "TLS:      SUBMISSION = port 587, STARTTLS then AUTH (RFC 6409); SUBMISSIONS = 465, POP3S = 995, IMAPS = 993: TLS from the first byte (RFC 8314); SMTP, POP3 and IMAP offer STARTTLS/STLS")
+	}
 	for _, a := range info.Agents {
 		if addr, ok := a.Listen["dns"]; ok {
 			host, port := splitHostPort(addr)
@@ -143,6 +147,15 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 	}
 	if host, port, to, ok := tryIt(info); ok {
 		fmt.Fprintf(w, "\nTry it:\n  swaks --server %s --port %s --to %s\n  telnet %s %s\n", host, port, to, host, port)
+		for _, a := range info.Agents {
+			if sub, ok := a.Listen["submission"]; ok && info.CA != "" {
+				if u, ok := userIn(info, a.Domains); ok {
+					shost, sport := splitHostPort(sub)
+					fmt.Fprintf(w, "  swaks --server %s --port %s --tls --tls-verify --tls-ca-path %s --auth PLAIN --auth-user %s --auth-password %s --to %s\n", shost, sport, info.CA, u.Address, u.Password, u.Address)
+					fmt.Fprintf(w, "  openssl s_client -connect %s -starttls smtp -CAfile %s\n", sub, info.CA)
+				}
+			}
+		}
 		if len(info.Queues) > 0 {
 			// Mail between domains: from this machine (127.0.0.1) the
 			// MTAs relay only for users who log in.
@@ -163,12 +176,18 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 				continue
 			}
 			if addr, ok := a.Listen["pop3"]; ok {
-				fmt.Fprintf(w, "  maillab fetch --pop3 %s --user %s --password %s\n", addr, u.Address, u.Password)
+				fmt.Fprintf(w, "  maillab fetch --pop3 %s --user %s --password %s%s\n", addr, u.Address, u.Password, tlsHint(info))
 			}
 			if addr, ok := a.Listen["imap"]; ok {
 				ihost, iport := splitHostPort(addr)
-				fmt.Fprintf(w, "  maillab fetch --imap %s --user %s --password %s\n", addr, u.Address, u.Password)
-				fmt.Fprintf(w, "  Thunderbird: IMAP server %s, port %s, no connection security, normal password, user %s\n", ihost, iport, u.Address)
+				fmt.Fprintf(w, "  maillab fetch --imap %s --user %s --password %s%s\n", addr, u.Address, u.Password, tlsHint(info))
+				if saddr, ok := a.Listen["imaps"]; ok {
+					_, sport := splitHostPort(saddr)
+					fmt.Fprintf(w, "  curl --cacert %s imaps://%s:%s/INBOX --user %s:%s\n", info.CA, ihost, sport, u.Address, u.Password)
+					fmt.Fprintf(w, "  Thunderbird: IMAP server %s, port %s, SSL/TLS, normal password, user %s (import the lab CA first)\n", ihost, sport, u.Address)
+				} else {
+					fmt.Fprintf(w, "  Thunderbird: IMAP server %s, port %s, no connection security, normal password, user %s\n", ihost, iport, u.Address)
+				}
 			}
 		}
 	}
@@ -226,4 +245,13 @@ func splitHostPort(addr string) (string, string) {
 		return addr, ""
 	}
 	return addr[:i], addr[i+1:]
+}
+
+// tlsHint is what fetch needs against a lab whose servers require TLS
+// before a password.
+func tlsHint(info scenarios.LabInfo) string {
+	if info.CA == "" {
+		return ""
+	}
+	return " --tls starttls --cacert " + info.CA
 }
