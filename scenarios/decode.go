@@ -1,12 +1,15 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/maillab/maillab/agents/lda/sieve"
 )
 
 // scenario decodes the top mapping.
@@ -45,10 +48,26 @@ func (d *decoder) list(n *yaml.Node, what string, each func(*yaml.Node)) {
 
 func (d *decoder) user(n *yaml.Node, sc *Scenario) {
 	u := User{Pos: d.pos(resolve(n))}
+	var sieveNode *yaml.Node
 	seen, ok := d.mapping(n, "user", []field{
 		{"address", func(v *yaml.Node) { d.str(v, "address", &u.Address) }},
 		{"password", func(v *yaml.Node) { d.str(v, "password", &u.Password) }},
+		{"sieve", func(v *yaml.Node) { d.str(v, "sieve", &u.Sieve); sieveNode = resolve(v) }},
+		{"forward", func(v *yaml.Node) { d.strs(v, "forward", &u.Forward) }},
+		{"keep_copy", func(v *yaml.Node) { d.boolean(v, "keep_copy", &u.KeepCopy) }},
+		{"quota", func(v *yaml.Node) { d.size(v, "quota", &u.Quota) }},
+		{"quota_temporary", func(v *yaml.Node) { d.boolean(v, "quota_temporary", &u.QuotaTemporary) }},
 	})
+	if sieveNode != nil && u.Sieve != "" {
+		script, err := sieve.Parse(u.Address+".sieve", []byte(u.Sieve))
+		if err != nil {
+			d.sieveError(sieveNode, err)
+		}
+		u.script = script
+	}
+	if p, has := seen["keep_copy"]; has && len(u.Forward) == 0 {
+		d.errorAt(p, "keep_copy: only means something with forward")
+	}
 	if !ok {
 		return
 	}
@@ -81,6 +100,7 @@ func (d *decoder) agent(n *yaml.Node, sc *Scenario) {
 		{"records", func(v *yaml.Node) { d.list(v, "records", func(item *yaml.Node) { d.record(item, &a) }) }},
 		{"implicit_mx", func(v *yaml.Node) { d.strs(v, "implicit_mx", &a.ImplicitMX) }},
 		{"tls", func(v *yaml.Node) { d.boolean(v, "tls", &a.TLS) }},
+		{"aliases", func(v *yaml.Node) { a.Aliases = d.aliases(v) }},
 		{"plaintext_auth", func(v *yaml.Node) { d.boolean(v, "plaintext_auth", &a.PlaintextAuth) }},
 	})
 	if !ok {
@@ -194,6 +214,13 @@ func (d *decoder) send(n *yaml.Node, p Pos) *Send {
 		{"body", func(v *yaml.Node) { d.str(v, "body", &s.Body) }},
 		{"expect", func(v *yaml.Node) { s.Expect = d.reply(v, "expect") }},
 		{"port", func(v *yaml.Node) { d.str(v, "port", &s.Port) }},
+		{"headers", func(v *yaml.Node) {
+			d.pairs(v, "headers", func(k, v *yaml.Node) {
+				var val string
+				d.str(v, "headers: "+k.Value, &val)
+				s.Headers = append(s.Headers, [2]string{k.Value, val})
+			})
+		}},
 		{"tls", func(v *yaml.Node) { d.str(v, "tls", &s.TLS) }},
 		{"auth", func(v *yaml.Node) {
 			var b bool
@@ -565,4 +592,61 @@ func (d *decoder) tlsMode(n *yaml.Node, dst *string) {
 		d.errorf(resolve(n), "tls: %q: give starttls, implicit or none", *dst)
 		*dst = ""
 	}
+}
+
+// sieveError reports a mistake in an inline Sieve script at its place in
+// the scenario file: the script's line and column, counted from where the
+// YAML value starts (the line after "|" for a block scalar).
+func (d *decoder) sieveError(n *yaml.Node, err error) {
+	var se *sieve.Error
+	if !errors.As(err, &se) {
+		d.errorf(n, "sieve: %v", err)
+		return
+	}
+	line, col := n.Line+se.Line-1, n.Column+se.Col-1
+	if n.Style == yaml.LiteralStyle || n.Style == yaml.FoldedStyle {
+		line = n.Line + se.Line
+		col = se.Col + d.indentOf(n.Line+1)
+	}
+	d.errorAt(Pos{File: d.file, Line: line, Col: col}, "sieve: %s", se.Msg)
+}
+
+// indentOf returns the indentation of line (1-based) of the file.
+func (d *decoder) indentOf(line int) int {
+	lines := strings.SplitN(string(d.data), "\n", line+1)
+	if line-1 >= len(lines) {
+		return 0
+	}
+	l := lines[line-1]
+	return len(l) - len(strings.TrimLeft(l, " "))
+}
+
+// aliases decodes {team: [bob, carol], sales: team}.
+func (d *decoder) aliases(n *yaml.Node) map[string][]string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		if n != nil {
+			d.errorf(n, "aliases: expected a mapping such as {team: [bob, carol]}, found %s", kindName(n))
+		}
+		return nil
+	}
+	out := map[string][]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k == nil || k.Kind != yaml.ScalarNode || k.Value == "" {
+			d.errorf(n.Content[i], "aliases: keys are addresses or local parts")
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, "aliases: %q repeated", k.Value)
+			continue
+		}
+		var targets []string
+		d.strs(n.Content[i+1], "aliases: "+k.Value, &targets)
+		if len(targets) == 0 {
+			d.errorf(k, "aliases: %s stands for nobody", k.Value)
+		}
+		out[k.Value] = targets
+	}
+	return out
 }

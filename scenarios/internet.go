@@ -624,6 +624,8 @@ func startMTA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		IDs:             l.ids(a.Name),
 		Gate:            l.gate(a.Name),
 		RelayRefusal:    a.RelayRefusal,
+		SubAddressing:   a.DeliverTo != "" && l.sc.agentNamed(a.DeliverTo) != nil && l.sc.needsLDA(l.sc.agentNamed(a.DeliverTo)),
+		Aliases:         l.aliasesFor(a),
 		Retry:           a.Retry,
 		MaxAge:          a.MaxAge,
 	}
@@ -988,5 +990,19 @@ func (l *Lab) Queues() []QueueInfo {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Agent < out[j].Agent })
+	return out
+}
+
+// aliasesFor lists the aliases of the MDA an MTA delivers to, which the
+// MTA must accept at RCPT.
+func (l *Lab) aliasesFor(a *Agent) []string {
+	d := l.sc.agentNamed(a.DeliverTo)
+	if d == nil {
+		return nil
+	}
+	var out []string
+	for alias := range d.aliasTable() {
+		out = append(out, alias)
+	}
 	return out
 }

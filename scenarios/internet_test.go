@@ -130,3 +130,35 @@ func TestInternetScenarioMistakes(t *testing.T) {
 		})
 	}
 }
+
+func TestLDAScenarioMistakes(t *testing.T) {
+	base := `name: t
+users:
+  - {address: bob@b.example, password: bob}
+  - address: carol@b.example
+    sieve: |
+      require "fileinto";
+      if header :contains "subject" "x" {
+        fileinto "X"
+      }
+agents:
+  - {name: mx.b.example, kind: mta, domains: [b.example], deliver_to: mda.b.example}
+  - {name: mda.b.example, kind: mda, domains: [b.example], aliases: {team: [bob, zed]}}
+steps:
+  - say: hi
+`
+	_, err := Parse("t.yaml", []byte(base))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		// Line 3 of the script is line 8 of the file; the ';' is missing
+		// after "X", column 15 of the script plus 6 of indentation.
+		"t.yaml:8:21: sieve: missing ';' after fileinto",
+		"aliases: team@b.example stands for zed@b.example, who is neither a user nor an alias",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"sort"
+	"strings"
 )
 
 // kind is a row of the agent kind table: what a scenario may say about an
@@ -84,7 +85,7 @@ func init() {
 			doc:          "a mail delivery agent: takes mail over LMTP, stores it in the users' Maildirs and serves them over POP3 and IMAP",
 			listeners:    []string{"lmtp", "pop3", "imap"},
 			tlsListeners: []string{"pop3s", "imaps"},
-			keys:         []string{"domains", "max_connections", "tls", "plaintext_auth"},
+			keys:         []string{"domains", "max_connections", "tls", "plaintext_auth", "aliases"},
 			serves:       true,
 			check:        checkMDA,
 			start:        startMDA,
@@ -167,6 +168,32 @@ func checkDeliverTo(v *validator, a *Agent) {
 func checkMDA(v *validator, a *Agent) {
 	if len(a.Domains) == 0 {
 		v.errorAt(a.Pos, "mda %s: domains is missing (the domains whose mailboxes it keeps)", a.Name)
+		return
+	}
+	p := a.at.of("aliases", a.Pos)
+	aliases := a.aliasTable()
+	for alias, targets := range aliases {
+		if err := checkAddress(alias); err != nil {
+			v.errorAt(p, "aliases: %v", err)
+			continue
+		}
+		if !containsFold(a.Domains, domainOf(alias)) {
+			v.errorAt(p, "aliases: %s is not in the domains of %s", alias, a.Name)
+		}
+		if _, isUser := v.users[alias]; isUser {
+			v.errorAt(p, "aliases: %s is a user already", alias)
+		}
+		for _, t := range targets {
+			if err := checkAddress(t); err != nil {
+				v.errorAt(p, "aliases: %s: %v", alias, err)
+				continue
+			}
+			_, isUser := v.users[t]
+			_, isAlias := aliases[t]
+			if containsFold(a.Domains, domainOf(t)) && !isUser && !isAlias {
+				v.errorAt(p, "aliases: %s stands for %s, who is neither a user nor an alias", alias, t)
+			}
+		}
 	}
 	if p, has := a.at["max_connections"]; has && a.MaxConnections < 1 {
 		v.errorAt(p, "max_connections: must be at least 1 (leave it out for the default, 100)")
@@ -189,4 +216,27 @@ func (a *Agent) listeners() []string {
 		return k.listeners
 	}
 	return append(append([]string(nil), k.listeners...), k.tlsListeners...)
+}
+
+// aliasTable returns an mda's aliases with full lower-case addresses: a
+// bare local part is in the MDA's first domain.
+func (a *Agent) aliasTable() map[string][]string {
+	if len(a.Aliases) == 0 || len(a.Domains) == 0 {
+		return nil
+	}
+	full := func(s string) string {
+		if !strings.Contains(s, "@") {
+			s += "@" + a.Domains[0]
+		}
+		return strings.ToLower(s)
+	}
+	out := map[string][]string{}
+	for k, targets := range a.Aliases {
+		var ts []string
+		for _, t := range targets {
+			ts = append(ts, full(t))
+		}
+		out[full(k)] = ts
+	}
+	return out
 }

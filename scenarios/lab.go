@@ -457,6 +457,10 @@ func (sc *Scenario) usersIn(domains []string) []string {
 
 func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 	users := l.sc.usersIn(a.Domains)
+	deliverer, err := l.deliverer(a)
+	if err != nil {
+		return nil, err
+	}
 	passwords := map[string]string{}
 	for _, u := range l.sc.Users {
 		if containsFold(a.Domains, domainOf(u.Address)) {
@@ -499,6 +503,7 @@ func startMDA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		IDs:         l.ids(a.Name),
 		POP3:        pop3,
 		IMAP:        imap,
+		Deliverer:   deliverer,
 	})
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ const MaxFileBytes = 1 << 20
 // Parse decodes and validates a scenario. filename only labels positions.
 // Every problem is reported, as an ErrorList sorted by position.
 func Parse(filename string, data []byte) (*Scenario, error) {
-	d := &decoder{file: filename}
+	d := &decoder{file: filename, data: data}
 	if len(data) > MaxFileBytes {
 		d.errs = append(d.errs, &Error{Pos: Pos{File: filename}, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileBytes)})
 		return nil, d.errs
@@ -42,6 +42,7 @@ func Parse(filename string, data []byte) (*Scenario, error) {
 
 type decoder struct {
 	file string
+	data []byte // the file, for positions inside block scalars (Sieve scripts)
 	errs ErrorList
 }
 

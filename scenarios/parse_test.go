@@ -81,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown step", `  - shout: hi`,
 			`f.yaml:10:5: unknown step "shout" (known: say, send, wait, expect, pause, smtp, pop3, imap, stop, start, flush)`},
 		{"unknown key in send", `  - send: {as: laptop, via: mx.example.test, to: bob@example.test, subjet: Hi}`,
-			`f.yaml:10:68: unknown key "subjet" in send (known: as, auth, bcc, body, cc, expect, from, port, subject, tls, to, via)`},
+			`f.yaml:10:68: unknown key "subjet" in send (known: as, auth, bcc, body, cc, expect, from, headers, port, subject, tls, to, via)`},
 		{"via names an mda", `  - send: {as: laptop, via: mda.example.test, to: bob@example.test}`,
 			`f.yaml:10:29: via: mda.example.test is an mda, which does not speak SMTP (send via an mta)`},
 		{"via names nobody", `  - send: {as: laptop, via: mx.nowhere.test, to: bob@example.test}`,

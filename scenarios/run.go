@@ -196,7 +196,7 @@ func (s *stepRun) send(ctx context.Context) error {
 	s.lab.note("step %d: %s", s.res.Index, what)
 	draft := mua.Draft{
 		From: from, To: snd.To, Cc: snd.Cc, Bcc: snd.Bcc,
-		Subject: snd.Subject, Body: snd.Body,
+		Subject: snd.Subject, Body: snd.Body, Headers: snd.Headers,
 		// A stable id, so that the transcript renders the same twice.
 		MessageID: fmt.Sprintf("<%s.%d@%s>", safeName(s.lab.sc.Name), s.res.Index, hostOf(s.lab.sc, snd.As)),
 	}

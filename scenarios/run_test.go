@@ -92,7 +92,7 @@ func TestLoadFileAndUnknownName(t *testing.T) {
 		t.Fatalf("Load(%s) = %v, %v", path, sc, err)
 	}
 	_, err = Load("no-such-scenario")
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, open-relay-spam, pop-vs-imap, queue-and-retry, smarthost, smtp-mistakes, tls-and-auth, two-domains`) {
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no scenario called "no-such-scenario" (built in: first-message, lda-rules, open-relay-spam, pop-vs-imap, queue-and-retry, smarthost, smtp-mistakes, tls-and-auth, two-domains`) {
 		t.Errorf("Load(unknown) error = %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/maillab/maillab/agents/lda/sieve"
 )
 
 // Scenario is a parsed and validated scenario file: who is in the lab and
@@ -26,6 +28,29 @@ type User struct {
 	Pos      Pos
 	Address  string
 	Password string
+
+	// Delivery rules, carried out by the LDA in the MDA's delivery path
+	// (see lda.go).
+
+	// Sieve is the user's Sieve script (RFC 5228 subset), written inline;
+	// a mistake in it is reported at its file:line:col in the scenario.
+	Sieve string
+	// Forward sends the user's mail on to these addresses; KeepCopy keeps
+	// a copy too.
+	Forward  []string
+	KeepCopy bool
+	// Quota is the size limit of the user's Maildir in bytes (0: none);
+	// over it mail is refused with 552 5.2.2, or 452 4.2.2 with
+	// QuotaTemporary.
+	Quota          int64
+	QuotaTemporary bool
+
+	script *sieve.Script
+}
+
+// hasRules says whether the LDA has anything to do for u.
+func (u *User) hasRules() bool {
+	return u.script != nil || len(u.Forward) > 0 || u.Quota > 0
 }
 
 // Agent is one program of the lab. Which fields a kind uses is in the kind
@@ -83,6 +108,12 @@ type Agent struct {
 	Faults []FaultSpec
 	// Records are a dns agent's records besides the ones the lab makes.
 	Records []RecordSpec
+	// Aliases are an MDA's alias table: an address (or local part, in the
+	// MDA's first domain) to the addresses it stands for; nested aliases
+	// are expanded, loops detected.
+	//
+	//	aliases: {team: [bob, carol, dave], sales: [team, eve@c.example]}
+	Aliases map[string][]string
 	// ImplicitMX lists domains a dns agent publishes no MX record for:
 	// only an A record for the domain itself, with its MTA's address, so
 	// that senders use the implicit MX (RFC 5321 section 5.1).
@@ -135,6 +166,9 @@ type Send struct {
 	// Expect, when set, is the refusal the lesson is about: the send must
 	// fail with this reply.
 	Expect *Reply
+	// Headers are extra header fields of the message, in order
+	// ({List-Id: "<students.b.example>"}).
+	Headers [][2]string
 	// Port is the MTA listener to use: "smtp" (25, the default),
 	// "submission" (587) or "submissions" (465, TLS from the first byte).
 	Port string

@@ -89,7 +89,7 @@ func (v *validator) agent(a *Agent) {
 		return
 	}
 	for _, key := range []string{"domains", "deliver_to", "user", "max_message_size", "max_recipients", "max_connections",
-		"relay_for", "relay_users", "smarthost", "relay_refusal", "retry", "max_age", "faults", "records", "implicit_mx", "tls", "plaintext_auth"} {
+		"relay_for", "relay_users", "smarthost", "relay_refusal", "retry", "max_age", "faults", "records", "implicit_mx", "tls", "plaintext_auth", "aliases"} {
 		if p, has := a.at[key]; has && !contains(k.keys, key) {
 			v.errorAt(p, "%s: an agent of kind %s has no %s", key, a.Kind, key)
 		}

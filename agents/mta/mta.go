@@ -98,6 +98,12 @@ type Config struct {
 	Listen string
 	// Users are the valid local addresses; each must be in Domains.
 	Users []string
+	// Aliases are more local addresses the MTA accepts, expanded further
+	// down by the MDA's LDA. A Users address with a +detail (RFC 5233
+	// sub-addressing, "bob+shop@b.example") is accepted too when
+	// SubAddressing is set, and handed on as it was written.
+	Aliases       []string
+	SubAddressing bool
 	// LMTP is the MDA's LMTP address. Required; it must be known before
 	// Start (start the MDA first).
 	LMTP string
@@ -202,6 +208,7 @@ type MTA struct {
 	cfg     Config
 	domains map[string]bool   // lower case
 	users   map[string]bool   // lower case addresses
+	aliases map[string]bool   // lower case addresses
 	first   map[string]string // domain -> first listed user
 
 	mu        sync.Mutex
@@ -281,7 +288,10 @@ func New(cfg Config) (*MTA, error) {
 	if cfg.LMTPIdleConns == 0 {
 		cfg.LMTPIdleConns = 16
 	}
-	m := &MTA{cfg: cfg, domains: map[string]bool{}, users: map[string]bool{}, first: map[string]string{}, trusted: cfg.TrustedNets}
+	m := &MTA{cfg: cfg, domains: map[string]bool{}, users: map[string]bool{}, first: map[string]string{}, trusted: cfg.TrustedNets, aliases: map[string]bool{}}
+	for _, a := range cfg.Aliases {
+		m.aliases[strings.ToLower(a)] = true
+	}
 	if cfg.RelayUsers != nil {
 		m.relayTo = map[string]bool{}
 		for _, u := range cfg.RelayUsers {
@@ -498,7 +508,11 @@ func (m *MTA) route(to mail.Path) (string, error) {
 	}
 	local := strings.ToLower(to.Local)
 	addr := local + "@" + domain
-	if m.users[addr] {
+	if m.users[addr] || m.aliases[addr] {
+		return addr, nil
+	}
+	if base, _, ok := strings.Cut(local, "+"); ok && m.cfg.SubAddressing && base != "" && m.users[base+"@"+domain] {
+		// RFC 5233: user+detail is the user's; the LDA reads the detail.
 		return addr, nil
 	}
 	if local == "postmaster" {
