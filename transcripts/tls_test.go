@@ -2,73 +2,22 @@ package transcripts
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/wire"
 )
 
-// testPKI is a CA and a certificate it issued for mx.a.test, made for these
-// tests (package labca is an agent, above transcripts).
-type testPKI struct {
-	pool *x509.CertPool
-	cert tls.Certificate
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test lab CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "mx.a.test"}, DNSNames: []string{"mx.a.test"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return &testPKI{pool: pool, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
-}
-
-func (p *testPKI) server() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{p.cert}, MinVersion: tls.VersionTLS12}
-}
-
-func (p *testPKI) client() *tls.Config {
-	return &tls.Config{RootCAs: p.pool, ServerName: "mx.a.test", MinVersion: tls.VersionTLS12}
-}
+// newTestPKI makes a CA and a certificate it issued for mx.a.test (package
+// labca is an agent, above transcripts); the transcript names both.
+func newTestPKI(t *testing.T) *tlstest.CA { return tlstest.NewFor(t, "test lab CA", "mx.a.test") }
 
 // only keeps the events of the given kinds.
 func only(evs []Event, kinds ...Kind) []Event {
@@ -190,12 +139,12 @@ func TestTLSStartTLSBetweenLabAgents(t *testing.T) {
 	pki := newTestPKI(t)
 	rec := NewRecorder(Options{})
 	l := rec.Listen(listen(t), "mx.a.test", "smtp")
-	done := serve(t, l, tlsServer(pki.server(), false))
+	done := serve(t, l, tlsServer(pki.ServerConfig(), false))
 	raw, err := rec.Dialer("alice", "smtp", nil)(context.Background(), "tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := tlsClient(t, raw, pki.client(), false)
+	cs, err := tlsClient(t, raw, pki.ClientConfig("mx.a.test"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,12 +218,12 @@ func TestTLSImplicitFromAnOutsideClient(t *testing.T) {
 	pki := newTestPKI(t)
 	rec := NewRecorder(Options{})
 	l := rec.Listen(listen(t), "mx.a.test", "submissions")
-	done := serve(t, l, tlsServer(pki.server(), true))
+	done := serve(t, l, tlsServer(pki.ServerConfig(), true))
 	raw, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tlsClient(t, raw, pki.client(), true); err != nil {
+	if _, err := tlsClient(t, raw, pki.ClientConfig("mx.a.test"), true); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -305,12 +254,12 @@ func TestTLSDialerRecordsWhenServerIsNotTapped(t *testing.T) {
 	pki := newTestPKI(t)
 	rec := NewRecorder(Options{})
 	l := listen(t)
-	done := serve(t, l, tlsServer(pki.server(), false))
+	done := serve(t, l, tlsServer(pki.ServerConfig(), false))
 	raw, err := rec.Dialer("alice", "smtp", nil)(context.Background(), "tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tlsClient(t, raw, pki.client(), false); err != nil {
+	if _, err := tlsClient(t, raw, pki.ClientConfig("mx.a.test"), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -330,12 +279,12 @@ func TestTLSFailedWhenTheClientDoesNotTrustTheCA(t *testing.T) {
 	pki := newTestPKI(t)
 	rec := NewRecorder(Options{})
 	l := rec.Listen(listen(t), "mx.a.test", "smtp")
-	done := serve(t, l, tlsServer(pki.server(), false))
+	done := serve(t, l, tlsServer(pki.ServerConfig(), false))
 	raw, err := rec.Dialer("alice", "smtp", nil)(context.Background(), "tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := pki.client()
+	cfg := pki.ClientConfig("mx.a.test")
 	cfg.RootCAs = x509.NewCertPool()
 	if _, err := tlsClient(t, raw, cfg, false); err == nil {
 		t.Fatal("handshake succeeded without the CA")

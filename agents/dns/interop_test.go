@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -16,27 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maillab/maillab/internal/testtool"
 	"github.com/maillab/maillab/protocols/dns"
 	"github.com/maillab/maillab/transcripts"
 )
-
-// requireDig returns the path of dig, skipping the test when it is missing
-// on a developer's machine and failing it under CI.
-func requireDig(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("dig")
-	if err == nil {
-		err = exec.Command(p, "-v").Run()
-	}
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("dig is not usable (%v): under CI every interop client must be present (Debian package bind9-dnsutils)", err)
-	}
-	t.Skipf("dig is not usable (%v); install it to run this interop test: apt-get install bind9-dnsutils", err)
-	return ""
-}
 
 // digResult is what a user reads in dig's output.
 type digResult struct {
@@ -106,7 +88,7 @@ func (r digResult) check(t *testing.T, status string, flags []string, noFlags []
 }
 
 func TestDigInterop(t *testing.T) {
-	dig := requireDig(t)
+	dig := testtool.RequireWorkingTool(t, "dig", "-v")
 	recs := slices.Clone(labRecords)
 	for i := range 40 {
 		recs = append(recs, dns.Record{Name: "big.b.example", Type: "TXT", Value: fmt.Sprintf("%02d %s", i, strings.Repeat("t", 40))})

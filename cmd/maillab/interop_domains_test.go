@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maillab/maillab/internal/testtool"
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/protocols/smtp/smtpclient"
@@ -63,7 +64,7 @@ func waitMessages(t *testing.T, maildir, addr string, n int, why func() string) 
 
 // The lab's DNS answers dig as a real authoritative server does.
 func TestInteropDigAgainstTheLabDNS(t *testing.T) {
-	dig := requireTool(t, "dig")
+	dig := testtool.RequireTool(t, "dig")
 	l := startLab(t, "two-domains")
 	host, port := splitHostPort(l.agentAddr(t, "ns", "dns"))
 	out, err := exec.Command(dig, "@"+host, "-p", port, "+norec", "MX", "b.example").CombinedOutput()
@@ -85,7 +86,7 @@ func TestInteropDigAgainstTheLabDNS(t *testing.T) {
 // A closed MTA relays for a user who authenticates, and refuses a stranger
 // at RCPT with 550 5.7.1; the relayed message reaches the other domain.
 func TestInteropSwaksRelayPolicy(t *testing.T) {
-	swaks := requireTool(t, "swaks")
+	swaks := testtool.RequireTool(t, "swaks")
 	l := startLab(t, "two-domains")
 	host, port := splitHostPort(l.agentAddr(t, "mx.a.example", "smtp"))
 	// The test runs from 127.0.0.1, outside a.example's network.
@@ -287,16 +288,33 @@ func TestCrashRecoveryDeliversEveryAcceptedMessageOnce(t *testing.T) {
 
 // sendOne submits one message from 127.0.0.1 (mx.a.example relays for it).
 func sendOne(ctx context.Context, addr, msgID string) error {
+	msg := "From: alice@a.example\r\nTo: bob@b.example\r\nSubject: crash test\r\nMessage-ID: " + msgID + "\r\n\r\nhello\r\n"
+	return sendRaw(ctx, addr, "alice@a.example", "bob@b.example", msg)
+}
+
+// sendRaw submits msg from 127.0.0.1 over SMTP in clear, without AUTH,
+// and returns nil only on a 250 for the message.
+func sendRaw(ctx context.Context, addr, from, to, msg string) error {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: netip.MustParseAddr("127.0.0.1").AsSlice()}}
-	c, err := smtpclient.Dial(ctx, d.DialContext, addr, smtpclient.Options{LocalName: "test.a.example", CommandTimeout: 20 * time.Second})
+	c, err := smtpclient.Dial(ctx, d.DialContext, addr, smtpclient.Options{LocalName: "test.example", CommandTimeout: 20 * time.Second})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	msg := "From: alice@a.example\r\nTo: bob@b.example\r\nSubject: crash test\r\nMessage-ID: " + msgID + "\r\n\r\nhello\r\n"
-	_, err = c.SendMail(mail.Path{Local: "alice", Domain: "a.example"}, []mail.Path{{Local: "bob", Domain: "b.example"}}, strings.NewReader(msg), smtp.MailParams{})
+	fromPath, err := mail.ParseAddress(from)
 	if err != nil {
 		return err
+	}
+	toPath, err := mail.ParseAddress(to)
+	if err != nil {
+		return err
+	}
+	res, err := c.SendMail(fromPath, []mail.Path{toPath}, strings.NewReader(msg), smtp.MailParams{})
+	if err != nil {
+		return err
+	}
+	for _, e := range res.Refused {
+		return e
 	}
 	return c.Quit()
 }

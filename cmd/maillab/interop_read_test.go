@@ -27,6 +27,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/maillab/maillab/internal/testtool"
 )
 
 // interopTimeout bounds every external client run and every wait.
@@ -333,7 +335,7 @@ print(json.dumps(out))
 `
 
 func TestInteropPythonPoplibReads(t *testing.T) {
-	py := requireTool(t, "python3")
+	py := testtool.RequireTool(t, "python3")
 	l := startLab(t, "first-message")
 	const bob = "bob@example.test"
 	l.deliverSMTP(t, "alice@example.test", bob, testMessage("alice@example.test", bob, "pop one"))
@@ -512,7 +514,7 @@ print(json.dumps(out))
 `
 
 func TestInteropPythonImaplib(t *testing.T) {
-	py := requireTool(t, "python3")
+	py := testtool.RequireTool(t, "python3")
 	l := startLab(t, "first-message")
 	const bob = "bob@example.test"
 	l.deliverSMTP(t, "alice@example.test", bob, plainMessage("Alice <alice@example.test>", "imap one", "First.\r\n"))
@@ -629,7 +631,7 @@ func TestInteropPythonImaplib(t *testing.T) {
 // --- curl: pop3:// and imap:// --------------------------------------------
 
 func TestInteropCurlReads(t *testing.T) {
-	curl := requireTool(t, "curl")
+	curl := testtool.RequireTool(t, "curl")
 	l := startLab(t, "first-message")
 	const bob = "bob@example.test"
 	l.deliverSMTP(t, "alice@example.test", bob, testMessage("alice@example.test", bob, "curl one"))

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maillab/maillab/internal/testtool"
 	"github.com/maillab/maillab/scenarios"
 )
 
@@ -47,21 +48,6 @@ func maillabBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return builtBin
-}
-
-// requireTool returns the path of an external client, skipping the test when
-// it is missing on a developer's machine and failing it under CI.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed: under CI every interop client must be present (.ci/run installs it)", name)
-	}
-	t.Skipf("%s is not installed; install it to run this interop test (apt-get install %s)", name, name)
-	return ""
 }
 
 // lab is a running "maillab up --json" process.
@@ -183,7 +169,7 @@ func checkDelivered(t *testing.T, got, want []byte) {
 }
 
 func TestInteropPythonSmtplib(t *testing.T) {
-	py := requireTool(t, "python3")
+	py := testtool.RequireTool(t, "python3")
 	l := startLab(t, "first-message")
 	host, port := l.smtpAddr(t)
 	msg := testMessage("alice@example.test", "bob@example.test", "from smtplib")
@@ -211,7 +197,7 @@ print("sent")
 }
 
 func TestInteropPythonTenMiB(t *testing.T) {
-	py := requireTool(t, "python3")
+	py := testtool.RequireTool(t, "python3")
 	l := startLab(t, "first-message")
 	host, port := l.smtpAddr(t)
 	var b bytes.Buffer
@@ -244,7 +230,7 @@ print("sent")
 }
 
 func TestInteropCurl(t *testing.T) {
-	curl := requireTool(t, "curl")
+	curl := testtool.RequireTool(t, "curl")
 	l := startLab(t, "first-message")
 	host, port := l.smtpAddr(t)
 	msg := testMessage("alice@example.test", "bob@example.test", "from curl")
@@ -263,7 +249,7 @@ func TestInteropCurl(t *testing.T) {
 }
 
 func TestInteropSwaks(t *testing.T) {
-	swaks := requireTool(t, "swaks")
+	swaks := testtool.RequireTool(t, "swaks")
 	l := startLab(t, "first-message")
 	host, port := l.smtpAddr(t)
 	msg := testMessage("alice@example.test", "bob@example.test", "from swaks")
@@ -283,7 +269,7 @@ func TestInteropSwaks(t *testing.T) {
 }
 
 func TestInteropSwaksUnknownUserIsRefused(t *testing.T) {
-	swaks := requireTool(t, "swaks")
+	swaks := testtool.RequireTool(t, "swaks")
 	l := startLab(t, "first-message")
 	host, port := l.smtpAddr(t)
 	out, err := exec.Command(swaks, "--server", host, "--port", port, "--from", "alice@example.test",

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maillab/maillab/internal/testtool"
 )
 
 // The TLS interop tests run real clients against "maillab up tls-and-auth",
@@ -41,7 +43,7 @@ func tlsLab(t *testing.T) (*lab, string) {
 }
 
 func TestInteropSwaksSubmissionTLS(t *testing.T) {
-	swaks := requireTool(t, "swaks")
+	swaks := testtool.RequireTool(t, "swaks")
 	l, ca := tlsLab(t)
 	host, port := splitHostPort(l.agentAddr(t, "mx.a.example", "submission"))
 	_, sport := splitHostPort(l.agentAddr(t, "mx.a.example", "submissions"))
@@ -86,8 +88,8 @@ func TestInteropSwaksSubmissionTLS(t *testing.T) {
 }
 
 func TestInteropCurlAndOpenSSLWithTheLabCA(t *testing.T) {
-	curl := requireTool(t, "curl")
-	openssl := requireTool(t, "openssl")
+	curl := testtool.RequireTool(t, "curl")
+	openssl := testtool.RequireTool(t, "openssl")
 	l, ca := tlsLab(t)
 	sub := l.agentAddr(t, "mx.a.example", "submission")
 	host, port := splitHostPort(sub)
@@ -129,7 +131,7 @@ func TestInteropCurlAndOpenSSLWithTheLabCA(t *testing.T) {
 }
 
 func TestInteropPythonTLSClients(t *testing.T) {
-	py := requireTool(t, "python3")
+	py := testtool.RequireTool(t, "python3")
 	l, ca := tlsLab(t)
 	shost, sport := splitHostPort(l.agentAddr(t, "mx.a.example", "submissions"))
 	_, subport := splitHostPort(l.agentAddr(t, "mx.a.example", "submission"))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/imap/imapclient"
 	"github.com/maillab/maillab/protocols/imap/imapserver"
 	"github.com/maillab/maillab/protocols/wire"
@@ -19,14 +20,14 @@ import (
 // serveTLS starts an imapserver with TLS (STARTTLS, or IMAPS when
 // implicit) on loopback until the test ends; bob's password is "pw" and
 // his INBOX holds one message.
-func serveTLS(t *testing.T, p *testPKI, implicit bool) string {
+func serveTLS(t *testing.T, p *tlstest.CA, implicit bool) string {
 	t.Helper()
 	be := imapserver.NewMemoryBackend()
 	be.AddUser("bob", "pw")
 	if _, err := be.Deliver("bob", "INBOX", []byte("Subject: one\r\n\r\nfirst\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	srv := imapserver.New(imapserver.Options{AuthFailDelay: -1, TLSConfig: p.serverConfig(), ImplicitTLS: implicit}, be)
+	srv := imapserver.New(imapserver.Options{AuthFailDelay: -1, TLSConfig: p.ServerConfig(), ImplicitTLS: implicit}, be)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func dialTest(t *testing.T, addr string) *imapclient.Client {
 }
 
 func TestStartTLSThenLogin(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	c := dialTest(t, serveTLS(t, p, false))
 	if caps := c.Caps(); !slices.Contains(caps, "LOGINDISABLED") || !slices.Contains(caps, "STARTTLS") {
 		t.Fatalf("greeting capabilities %q, want STARTTLS and LOGINDISABLED", caps)
@@ -62,7 +63,7 @@ func TestStartTLSThenLogin(t *testing.T) {
 	if err := c.Login("bob", "pw"); err == nil || !strings.Contains(err.Error(), "LOGINDISABLED") {
 		t.Errorf("Login before TLS = %v, want a LOGINDISABLED error", err)
 	}
-	if err := c.StartTLS(p.clientConfig()); err != nil {
+	if err := c.StartTLS(p.ClientConfig("")); err != nil {
 		t.Fatal(err)
 	}
 	if c.Caps() != nil {
@@ -89,26 +90,26 @@ func TestStartTLSThenLogin(t *testing.T) {
 }
 
 func TestAuthenticatePlainAfterStartTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	c := dialTest(t, serveTLS(t, p, false))
 	if err := c.AuthenticatePlain("bob", "pw"); err == nil || !strings.Contains(err.Error(), "NO [PRIVACYREQUIRED]") {
 		t.Errorf("AuthenticatePlain before TLS = %v, want NO [PRIVACYREQUIRED]", err)
 	}
-	if err := c.StartTLS(p.clientConfig()); err != nil {
+	if err := c.StartTLS(p.ClientConfig("")); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.AuthenticatePlain("bob", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.StartTLS(p.clientConfig()); err == nil {
+	if err := c.StartTLS(p.ClientConfig("")); err == nil {
 		t.Error("a second StartTLS succeeded")
 	}
 }
 
 func TestDialTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	addr := serveTLS(t, p, true)
-	c, err := imapclient.DialTLS(context.Background(), nil, addr, p.clientConfig(), imapclient.Options{Timeout: time.Minute})
+	c, err := imapclient.DialTLS(context.Background(), nil, addr, p.ClientConfig(""), imapclient.Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +126,11 @@ func TestDialTLS(t *testing.T) {
 }
 
 func TestUntrustedCertificateFails(t *testing.T) {
-	p := newTestPKI(t)
-	other := newTestPKI(t) // a CA that did not sign the server's certificate
+	p := tlstest.New(t)
+	other := tlstest.New(t) // a CA that did not sign the server's certificate
 	t.Run("StartTLS", func(t *testing.T) {
 		c := dialTest(t, serveTLS(t, p, false))
-		err := c.StartTLS(other.clientConfig())
+		err := c.StartTLS(other.ClientConfig(""))
 		if err == nil || !strings.Contains(err.Error(), "imapclient: STARTTLS: TLS handshake: ") {
 			t.Fatalf("StartTLS = %v, want a handshake error", err)
 		}
@@ -138,7 +139,7 @@ func TestUntrustedCertificateFails(t *testing.T) {
 		}
 	})
 	t.Run("DialTLS", func(t *testing.T) {
-		_, err := imapclient.DialTLS(context.Background(), nil, serveTLS(t, p, true), other.clientConfig(), imapclient.Options{})
+		_, err := imapclient.DialTLS(context.Background(), nil, serveTLS(t, p, true), other.ClientConfig(""), imapclient.Options{})
 		if err == nil || !strings.Contains(err.Error(), "TLS handshake") {
 			t.Fatalf("DialTLS = %v, want a handshake error", err)
 		}
@@ -164,7 +165,7 @@ func (c *noteConn) Note(text string) {
 func TestStartTLSDiscardsInjectedResponses(t *testing.T) {
 	// The mirror of CVE-2011-0411: a man in the middle appends responses
 	// in clear to the server's OK; they must not be read inside TLS.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	cliEnd, srvEnd := net.Pipe()
 	t.Cleanup(func() { cliEnd.Close(); srvEnd.Close() })
 	const injected = "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na002 OK injected\r\n"
@@ -173,7 +174,7 @@ func TestStartTLSDiscardsInjectedResponses(t *testing.T) {
 		srvEnd.Write([]byte("* OK ready\r\n"))
 		br.ReadString('\n') // a001 STARTTLS
 		srvEnd.Write([]byte("a001 OK Begin TLS negotiation now\r\n" + injected))
-		tc := tls.Server(srvEnd, p.serverConfig())
+		tc := tls.Server(srvEnd, p.ServerConfig())
 		if tc.Handshake() != nil {
 			return
 		}
@@ -186,7 +187,7 @@ func TestStartTLSDiscardsInjectedResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := p.clientConfig()
+	cfg := p.ClientConfig("")
 	cfg.ServerName = "localhost"
 	if err := c.StartTLS(cfg); err != nil {
 		t.Fatal(err)

@@ -8,45 +8,15 @@ package imapserver
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/maillab/maillab/internal/testtool"
+	"github.com/maillab/maillab/internal/tlstest"
 )
-
-// requireTool returns the path of an external client, skipping the test
-// when it is missing on a developer's machine and failing it under CI.
-func requireTool(t *testing.T, name string, check ...string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil && len(check) > 0 {
-		err = exec.Command(p, check...).Run()
-	}
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not usable (%v): under CI every interop client must be present", name, err)
-	}
-	t.Skipf("%s is not usable (%v); install it to run this interop test", name, err)
-	return ""
-}
-
-func runTool(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), safety)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %q: %v\nstdout:\n%s\nstderr:\n%s", name, args, err, out, stderr.String())
-	}
-	return string(out)
-}
 
 const imaplibTLSScript = `
 import imaplib, ssl, sys
@@ -72,8 +42,9 @@ print("logout", M.logout()[0])
 `
 
 func TestInteropPythonImaplibTLS(t *testing.T) {
-	py := requireTool(t, "python3", "-c", "import imaplib, ssl")
-	p := newTestPKI(t)
+	py := testtool.RequireWorkingTool(t, "python3", "-c", "import imaplib, ssl")
+	p := tlstest.New(t)
+	caFile := p.WritePEM(t)
 	common := []string{
 		"after " + strings.ToUpper(wantCapsAfter),
 		"login OK",
@@ -84,7 +55,7 @@ func TestInteropPythonImaplibTLS(t *testing.T) {
 	t.Run("starttls", func(t *testing.T) {
 		_, addr := startServer(t, tlsOptions(p), newBackend(t, 1))
 		host, port, _ := net.SplitHostPort(addr)
-		got := strings.Split(strings.TrimSpace(runTool(t, py, "-c", imaplibTLSScript, host, port, p.caFile, "starttls")), "\n")
+		got := strings.Split(strings.TrimSpace(testtool.Output(t, safety, py, "-c", imaplibTLSScript, host, port, caFile, "starttls")), "\n")
 		want := append([]string{
 			"before " + strings.ToUpper(wantCapsBefore), // imaplib upper-cases them
 			"login in clear b'[PRIVACYREQUIRED] LOGIN is disabled until TLS is active: use STARTTLS first'",
@@ -100,7 +71,7 @@ func TestInteropPythonImaplibTLS(t *testing.T) {
 		opts.ImplicitTLS = true
 		_, addr := startServer(t, opts, newBackend(t, 1))
 		host, port, _ := net.SplitHostPort(addr)
-		got := strings.Split(strings.TrimSpace(runTool(t, py, "-c", imaplibTLSScript, host, port, p.caFile, "ssl")), "\n")
+		got := strings.Split(strings.TrimSpace(testtool.Output(t, safety, py, "-c", imaplibTLSScript, host, port, caFile, "ssl")), "\n")
 		want := append([]string{"tls TLSv1.3"}, common...)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("imaplib IMAP4_SSL session (-want +got):\n%s", diff)
@@ -109,13 +80,14 @@ func TestInteropPythonImaplibTLS(t *testing.T) {
 }
 
 func TestInteropCurlTLS(t *testing.T) {
-	curl := requireTool(t, "curl", "--version")
-	p := newTestPKI(t)
+	curl := testtool.RequireWorkingTool(t, "curl", "--version")
+	p := tlstest.New(t)
+	caFile := p.WritePEM(t)
 	t.Run("imap with STARTTLS", func(t *testing.T) {
 		_, addr := startServer(t, tlsOptions(p), newBackend(t, 1))
 		// --ssl-reqd: STARTTLS or fail; curl asks CAPABILITY again inside
 		// TLS and logs in there.
-		got := runTool(t, curl, "-sS", "--max-time", "60", "--ssl-reqd", "--cacert", p.caFile, "imap://bob:secret@"+addr+"/INBOX;UID=1")
+		got := testtool.Output(t, safety, curl, "-sS", "--max-time", "60", "--ssl-reqd", "--cacert", caFile, "imap://bob:secret@"+addr+"/INBOX;UID=1")
 		if got != testMessage {
 			t.Errorf("curl imap:// = %q, want %q", got, testMessage)
 		}
@@ -124,7 +96,7 @@ func TestInteropCurlTLS(t *testing.T) {
 		opts := tlsOptions(p)
 		opts.ImplicitTLS = true
 		_, addr := startServer(t, opts, newBackend(t, 1))
-		got := runTool(t, curl, "-sS", "--max-time", "60", "--cacert", p.caFile, "imaps://bob:secret@"+addr+"/INBOX;UID=1")
+		got := testtool.Output(t, safety, curl, "-sS", "--max-time", "60", "--cacert", caFile, "imaps://bob:secret@"+addr+"/INBOX;UID=1")
 		if got != testMessage {
 			t.Errorf("curl imaps:// = %q, want %q", got, testMessage)
 		}
@@ -142,13 +114,14 @@ func TestInteropCurlTLS(t *testing.T) {
 }
 
 func TestInteropOpenSSLStartTLSIMAP(t *testing.T) {
-	openssl := requireTool(t, "openssl", "version")
-	p := newTestPKI(t)
+	openssl := testtool.RequireWorkingTool(t, "openssl", "version")
+	p := tlstest.New(t)
+	caFile := p.WritePEM(t)
 	_, addr := startServer(t, tlsOptions(p), newBackend(t, 1))
 	ctx, cancel := context.WithTimeout(context.Background(), safety)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", addr, "-starttls", "imap",
-		"-CAfile", p.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-crlf", "-ign_eof")
+		"-CAfile", caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-crlf", "-ign_eof")
 	cmd.Stdin = strings.NewReader("a CAPABILITY\nb LOGIN bob secret\nc STATUS INBOX (MESSAGES)\nd LOGOUT\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/wire"
 )
 
@@ -90,7 +91,7 @@ func startNoted(t *testing.T, opts Options, b Backend) (string, <-chan *noteConn
 }
 
 // tlsOptions offers STARTTLS and requires TLS before LOGIN.
-func tlsOptions(p *testPKI) Options { return Options{TLSConfig: p.serverConfig()} }
+func tlsOptions(p *tlstest.CA) Options { return Options{TLSConfig: p.ServerConfig()} }
 
 // startTLS runs the client side of a handshake on tc's connection; what
 // follows is read and written inside TLS.
@@ -115,7 +116,7 @@ const (
 )
 
 func TestStartTLSCapabilitiesLoginAndCommands(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	_, addr := startServer(t, tlsOptions(p), newBackend(t, 2))
 	tc := dial(t, addr)
 	tc.expectLines("* OK [CAPABILITY " + wantCapsBefore + "] maillab IMAP4rev1 ready")
@@ -123,7 +124,7 @@ func TestStartTLSCapabilitiesLoginAndCommands(t *testing.T) {
 	tc.expectLines("* CAPABILITY "+wantCapsBefore, "a OK CAPABILITY completed")
 	tc.send("b STARTTLS")
 	tc.expectLines("b OK Begin TLS negotiation now")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	// RFC 3501 section 6.2.1: nothing unasked; the client asks again.
 	tc.send("c CAPABILITY")
 	tc.expectLines("* CAPABILITY "+wantCapsAfter, "c OK CAPABILITY completed")
@@ -145,7 +146,7 @@ func TestStartTLSCapabilitiesLoginAndCommands(t *testing.T) {
 }
 
 func TestLoginDisabledBeforeTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	addr, conns := startNoted(t, tlsOptions(p), newBackend(t, 0))
 	tc := greeted(t, addr)
 	nc := <-conns
@@ -168,12 +169,12 @@ func TestLoginDisabledBeforeTLS(t *testing.T) {
 }
 
 func TestAuthenticatePlainAfterStartTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	_, addr := startServer(t, tlsOptions(p), newBackend(t, 0))
 	tc := greeted(t, addr)
 	tc.send("a STARTTLS")
 	tc.expectLines("a OK Begin TLS negotiation now")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	tc.send("b AUTHENTICATE PLAIN")
 	tc.expectLines("+ ")
 	tc.send("AGJvYgBzZWNyZXQ=")
@@ -181,7 +182,7 @@ func TestAuthenticatePlainAfterStartTLS(t *testing.T) {
 }
 
 func TestAllowInsecureAuthKeepsLoginInClear(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	opts := tlsOptions(p)
 	opts.AllowInsecureAuth = true
 	_, addr := startServer(t, opts, newBackend(t, 0))
@@ -195,7 +196,7 @@ func TestAllowInsecureAuthKeepsLoginInClear(t *testing.T) {
 }
 
 func TestStartTLSRefusals(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	t.Run("without TLSConfig", func(t *testing.T) {
 		_, addr := startServer(t, Options{}, newBackend(t, 0))
 		tc := greeted(t, addr)
@@ -209,7 +210,7 @@ func TestStartTLSRefusals(t *testing.T) {
 		tc := greeted(t, addr)
 		tc.send("a STARTTLS")
 		tc.expectLines("a OK Begin TLS negotiation now")
-		tc.startTLS(p.clientConfig())
+		tc.startTLS(p.ClientConfig(""))
 		tc.send("b STARTTLS")
 		tc.expectLines("b BAD TLS is already active")
 		tc.send("c STARTTLS now")
@@ -220,7 +221,7 @@ func TestStartTLSRefusals(t *testing.T) {
 func TestStartTLSDiscardsPipelinedCommands(t *testing.T) {
 	// Plaintext command injection (CVE-2011-0411): commands sent in clear
 	// with STARTTLS must not run inside TLS.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	opts := tlsOptions(p)
 	opts.AllowInsecureAuth = true // so that the injected LOGIN would work
 	addr, conns := startNoted(t, opts, newBackend(t, 1))
@@ -229,7 +230,7 @@ func TestStartTLSDiscardsPipelinedCommands(t *testing.T) {
 	const injected = "b LOGIN bob secret\r\nc SELECT INBOX\r\n"
 	tc.sendRaw("a STARTTLS\r\n" + injected)
 	tc.expectLines("a OK Begin TLS negotiation now")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	tc.send("d SELECT INBOX")
 	// Neither b nor c ran: the first response inside TLS is d's.
 	tc.expectLines("d BAD SELECT needs LOGIN or AUTHENTICATE first")
@@ -240,11 +241,11 @@ func TestStartTLSDiscardsPipelinedCommands(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	opts := tlsOptions(p)
 	opts.ImplicitTLS = true
 	_, addr := startServer(t, opts, newBackend(t, 1))
-	cfg := p.clientConfig()
+	cfg := p.ClientConfig("")
 	cfg.ServerName = "localhost"
 	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
@@ -270,7 +271,7 @@ func TestImplicitTLSNeedsConfig(t *testing.T) {
 }
 
 func TestHandshakeFailureIsReported(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	for _, tt := range []struct {
 		name  string
 		hello func(tc *testClient)
@@ -340,12 +341,12 @@ func TestAuthFailDelayIsCutShortByShutdown(t *testing.T) {
 func TestIdleInsideTLS(t *testing.T) {
 	// While idling, the session reads (DONE) and writes (news) through the
 	// TLS connection at once.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	opts := tlsOptions(p)
 	opts.ImplicitTLS = true
 	b := newBackend(t, 1)
 	_, addr := startServer(t, opts, b)
-	cfg := p.clientConfig()
+	cfg := p.ClientConfig("")
 	cfg.ServerName = "localhost"
 	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/nettest"
 
+	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/pop3"
 	"github.com/maillab/maillab/protocols/pop3/pop3client"
 	"github.com/maillab/maillab/protocols/pop3/pop3server"
@@ -22,7 +23,7 @@ import (
 
 // serveTLS starts a pop3server with TLS (STLS, or POP3S when implicit) on
 // loopback until the test ends; bob's password is "secret".
-func serveTLS(t *testing.T, p *testPKI, implicit bool) string {
+func serveTLS(t *testing.T, p *tlstest.CA, implicit bool) string {
 	t.Helper()
 	b := &pop3server.MemoryBackend{}
 	b.AddUser("bob", "secret")
@@ -32,7 +33,7 @@ func serveTLS(t *testing.T, p *testPKI, implicit bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := pop3server.New(pop3server.Options{AuthFailDelay: -1, TLSConfig: p.serverConfig(), ImplicitTLS: implicit}, b)
+	srv := pop3server.New(pop3server.Options{AuthFailDelay: -1, TLSConfig: p.ServerConfig(), ImplicitTLS: implicit}, b)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	t.Cleanup(func() {
@@ -45,12 +46,12 @@ func serveTLS(t *testing.T, p *testPKI, implicit bool) string {
 }
 
 func TestStartTLSThenAuthPlain(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	c := dial(t, serveTLS(t, p, false))
 	if _, ok := c.TLS(); ok {
 		t.Error("TLS() is true before StartTLS")
 	}
-	if err := c.StartTLS(p.clientConfig()); err != nil {
+	if err := c.StartTLS(p.ClientConfig("")); err != nil {
 		t.Fatal(err)
 	}
 	if st, ok := c.TLS(); !ok || !st.HandshakeComplete {
@@ -74,9 +75,9 @@ func TestStartTLSThenAuthPlain(t *testing.T) {
 func TestAuthPlainTooLongForOneLineUsesContinuation(t *testing.T) {
 	// RFC 5034 section 4: an initial response that would make the line
 	// longer than 255 octets is sent after "+ " instead.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	c := dial(t, serveTLS(t, p, false))
-	if err := c.StartTLS(p.clientConfig()); err != nil {
+	if err := c.StartTLS(p.ClientConfig("")); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.AuthPlain(strings.Repeat("b", 100), strings.Repeat("s", 100)); err != nil {
@@ -88,7 +89,7 @@ func TestAuthPlainTooLongForOneLineUsesContinuation(t *testing.T) {
 }
 
 func TestPasswordInClearRefusedBeforeStartTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	c := dial(t, serveTLS(t, p, false))
 	err := c.Login("bob", "secret")
 	if !errors.Is(err, pop3.ErrAuth) || !strings.Contains(err.Error(), "TLS required") {
@@ -98,23 +99,23 @@ func TestPasswordInClearRefusedBeforeStartTLS(t *testing.T) {
 		t.Error("AuthPlain before STLS succeeded")
 	}
 	// The session is still in step: STLS, then the login works.
-	if err := c.StartTLS(p.clientConfig()); err != nil {
+	if err := c.StartTLS(p.ClientConfig("")); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Login("bob", "secret"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.StartTLS(p.clientConfig()); err == nil {
+	if err := c.StartTLS(p.ClientConfig("")); err == nil {
 		t.Error("a second StartTLS succeeded")
 	}
 }
 
 func TestDialTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	addr := serveTLS(t, p, true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := pop3client.DialTLS(ctx, nil, addr, p.clientConfig(), pop3client.Options{Timeout: time.Minute})
+	c, err := pop3client.DialTLS(ctx, nil, addr, p.ClientConfig(""), pop3client.Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +132,11 @@ func TestDialTLS(t *testing.T) {
 }
 
 func TestUntrustedCertificateFails(t *testing.T) {
-	p := newTestPKI(t)
-	other := newTestPKI(t) // a CA that did not sign the server's certificate
+	p := tlstest.New(t)
+	other := tlstest.New(t) // a CA that did not sign the server's certificate
 	t.Run("StartTLS", func(t *testing.T) {
 		c := dial(t, serveTLS(t, p, false))
-		err := c.StartTLS(other.clientConfig())
+		err := c.StartTLS(other.ClientConfig(""))
 		if err == nil || !strings.Contains(err.Error(), "pop3client: STLS: TLS handshake: ") {
 			t.Fatalf("StartTLS = %v, want a handshake error", err)
 		}
@@ -145,7 +146,7 @@ func TestUntrustedCertificateFails(t *testing.T) {
 	})
 	t.Run("DialTLS", func(t *testing.T) {
 		addr := serveTLS(t, p, true)
-		_, err := pop3client.DialTLS(context.Background(), nil, addr, other.clientConfig(), pop3client.Options{})
+		_, err := pop3client.DialTLS(context.Background(), nil, addr, other.ClientConfig(""), pop3client.Options{})
 		if err == nil || !strings.Contains(err.Error(), "TLS handshake") {
 			t.Fatalf("DialTLS = %v, want a handshake error", err)
 		}
@@ -172,7 +173,7 @@ func TestStartTLSDiscardsInjectedResponses(t *testing.T) {
 	// The mirror of CVE-2011-0411: a man in the middle appends responses
 	// in clear to the server's "+OK"; they must not be read as answers to
 	// the commands sent inside TLS.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	cliEnd, srvEnd := net.Pipe()
 	t.Cleanup(func() { cliEnd.Close(); srvEnd.Close() })
 	go func() {
@@ -180,7 +181,7 @@ func TestStartTLSDiscardsInjectedResponses(t *testing.T) {
 		srvEnd.Write([]byte("+OK ready\r\n"))
 		br.ReadString('\n') // STLS
 		srvEnd.Write([]byte("+OK Begin TLS negotiation\r\n+OK injected\r\n"))
-		tc := tls.Server(srvEnd, p.serverConfig())
+		tc := tls.Server(srvEnd, p.ServerConfig())
 		if tc.Handshake() != nil {
 			return
 		}
@@ -192,7 +193,7 @@ func TestStartTLSDiscardsInjectedResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := p.clientConfig()
+	cfg := p.ClientConfig("")
 	cfg.ServerName = "localhost"
 	if err := c.StartTLS(cfg); err != nil {
 		t.Fatal(err)

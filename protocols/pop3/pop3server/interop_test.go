@@ -5,47 +5,14 @@ package pop3server
 // laptop and fails it under CI (CI=true), where every client is installed.
 
 import (
-	"context"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/maillab/maillab/internal/testtool"
 )
-
-// requireTool returns the path of an external client, skipping the test
-// when it is missing on a developer's machine and failing it under CI.
-func requireTool(t *testing.T, name string, check ...string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil && len(check) > 0 {
-		err = exec.Command(p, check...).Run()
-	}
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not usable (%v): under CI every interop client must be present", name, err)
-	}
-	t.Skipf("%s is not usable (%v); install it to run this interop test", name, err)
-	return ""
-}
-
-func runTool(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), safety)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %q: %v\nstdout:\n%s\nstderr:\n%s", name, args, err, out, stderr.String())
-	}
-	return string(out)
-}
 
 const poplibScript = `
 import poplib, sys
@@ -65,11 +32,11 @@ print("quit", p.quit().decode())
 `
 
 func TestInteropPythonPoplib(t *testing.T) {
-	py := requireTool(t, "python3", "-c", "import poplib")
+	py := testtool.RequireWorkingTool(t, "python3", "-c", "import poplib")
 	b := bobBackend()
 	_, addr := startServer(t, testOptions(), b)
 	host, port, _ := net.SplitHostPort(addr)
-	got := strings.Split(strings.TrimSpace(runTool(t, py, "-c", poplibScript, host, port)), "\n")
+	got := strings.Split(strings.TrimSpace(testtool.Output(t, safety, py, "-c", poplibScript, host, port)), "\n")
 	want := []string{
 		"welcome +OK maillab POP3 server ready <1896.697170952@dbc.mtview.ca.us>",
 		"capa AUTH-RESP-CODE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER",
@@ -91,17 +58,17 @@ func TestInteropPythonPoplib(t *testing.T) {
 }
 
 func TestInteropCurl(t *testing.T) {
-	curl := requireTool(t, "curl", "--version")
+	curl := testtool.RequireWorkingTool(t, "curl", "--version")
 	b := bobBackend()
 	_, addr := startServer(t, testOptions(), b)
 	// curl reads CAPA, logs in (AUTH PLAIN, as SASL PLAIN is offered),
 	// sends LIST for "/" and RETR 2 for "/2".
-	list := runTool(t, curl, "-sS", "--max-time", "60", "pop3://bob:secret@"+addr+"/")
+	list := testtool.Output(t, safety, curl, "-sS", "--max-time", "60", "pop3://bob:secret@"+addr+"/")
 	if want := "1 " + itoa(len(msg1)) + "\r\n2 " + itoa(len(msg2)) + "\r\n"; list != want {
 		t.Errorf("curl LIST = %q, want %q", list, want)
 	}
 	// curl removes the dot-stuffing.
-	if retr := runTool(t, curl, "-sS", "--max-time", "60", "pop3://bob:secret@"+addr+"/2"); retr != msg2 {
+	if retr := testtool.Output(t, safety, curl, "-sS", "--max-time", "60", "pop3://bob:secret@"+addr+"/2"); retr != msg2 {
 		t.Errorf("curl RETR 2 = %q, want %q", retr, msg2)
 	}
 	// curl closes the connection without QUIT: nothing is deleted.

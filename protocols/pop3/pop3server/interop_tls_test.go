@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/maillab/maillab/internal/testtool"
+	"github.com/maillab/maillab/internal/tlstest"
 )
 
 const poplibTLSScript = `
@@ -38,8 +41,9 @@ print("quit", p.quit().decode())
 `
 
 func TestInteropPythonPoplibTLS(t *testing.T) {
-	py := requireTool(t, "python3", "-c", "import poplib, ssl")
-	p := newTestPKI(t)
+	py := testtool.RequireWorkingTool(t, "python3", "-c", "import poplib, ssl")
+	p := tlstest.New(t)
+	caFile := p.WritePEM(t)
 	after := "after AUTH-RESP-CODE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER"
 	common := []string{
 		"stat 2 " + itoa(len(msg1)+len(msg2)),
@@ -49,7 +53,7 @@ func TestInteropPythonPoplibTLS(t *testing.T) {
 	t.Run("STLS", func(t *testing.T) {
 		_, addr := startServer(t, tlsOptions(p), bobBackend())
 		host, port, _ := net.SplitHostPort(addr)
-		got := strings.Split(strings.TrimSpace(runTool(t, py, "-c", poplibTLSScript, host, port, p.caFile, "stls")), "\n")
+		got := strings.Split(strings.TrimSpace(testtool.Output(t, safety, py, "-c", poplibTLSScript, host, port, caFile, "stls")), "\n")
 		want := append([]string{
 			"before AUTH-RESP-CODE IMPLEMENTATION PIPELINING RESP-CODES STLS TOP UIDL",
 			"user in clear -ERR [AUTH] TLS required: send STLS first (no passwords in clear here; APOP works)",
@@ -66,7 +70,7 @@ func TestInteropPythonPoplibTLS(t *testing.T) {
 		opts.ImplicitTLS = true
 		_, addr := startServer(t, opts, bobBackend())
 		host, port, _ := net.SplitHostPort(addr)
-		got := strings.Split(strings.TrimSpace(runTool(t, py, "-c", poplibTLSScript, host, port, p.caFile, "ssl")), "\n")
+		got := strings.Split(strings.TrimSpace(testtool.Output(t, safety, py, "-c", poplibTLSScript, host, port, caFile, "ssl")), "\n")
 		want := append([]string{"tls TLSv1.3", after}, common...)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("poplib POP3_SSL session (-want +got):\n%s", diff)
@@ -75,18 +79,19 @@ func TestInteropPythonPoplibTLS(t *testing.T) {
 }
 
 func TestInteropCurlTLS(t *testing.T) {
-	curl := requireTool(t, "curl", "--version")
-	p := newTestPKI(t)
+	curl := testtool.RequireWorkingTool(t, "curl", "--version")
+	p := tlstest.New(t)
+	caFile := p.WritePEM(t)
 	list := "1 " + itoa(len(msg1)) + "\r\n2 " + itoa(len(msg2)) + "\r\n"
 	t.Run("pop3 with STLS", func(t *testing.T) {
 		_, addr := startServer(t, tlsOptions(p), bobBackend())
 		// --ssl-reqd: STLS or fail; curl then asks CAPA again and logs in
 		// with AUTH PLAIN inside TLS.
-		args := []string{"-sS", "--max-time", "60", "--ssl-reqd", "--cacert", p.caFile}
-		if got := runTool(t, curl, append(args, "pop3://bob:secret@"+addr+"/")...); got != list {
+		args := []string{"-sS", "--max-time", "60", "--ssl-reqd", "--cacert", caFile}
+		if got := testtool.Output(t, safety, curl, append(args, "pop3://bob:secret@"+addr+"/")...); got != list {
 			t.Errorf("curl LIST = %q, want %q", got, list)
 		}
-		if got := runTool(t, curl, append(args, "pop3://bob:secret@"+addr+"/2")...); got != msg2 {
+		if got := testtool.Output(t, safety, curl, append(args, "pop3://bob:secret@"+addr+"/2")...); got != msg2 {
 			t.Errorf("curl RETR 2 = %q, want %q", got, msg2)
 		}
 	})
@@ -94,7 +99,7 @@ func TestInteropCurlTLS(t *testing.T) {
 		opts := tlsOptions(p)
 		opts.ImplicitTLS = true
 		_, addr := startServer(t, opts, bobBackend())
-		if got := runTool(t, curl, "-sS", "--max-time", "60", "--cacert", p.caFile, "pop3s://bob:secret@"+addr+"/"); got != list {
+		if got := testtool.Output(t, safety, curl, "-sS", "--max-time", "60", "--cacert", caFile, "pop3s://bob:secret@"+addr+"/"); got != list {
 			t.Errorf("curl pop3s LIST = %q, want %q", got, list)
 		}
 	})
@@ -112,13 +117,14 @@ func TestInteropCurlTLS(t *testing.T) {
 }
 
 func TestInteropOpenSSLStartTLSPOP3(t *testing.T) {
-	openssl := requireTool(t, "openssl", "version")
-	p := newTestPKI(t)
+	openssl := testtool.RequireWorkingTool(t, "openssl", "version")
+	p := tlstest.New(t)
+	caFile := p.WritePEM(t)
 	_, addr := startServer(t, tlsOptions(p), bobBackend())
 	ctx, cancel := context.WithTimeout(context.Background(), safety)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", addr, "-starttls", "pop3",
-		"-CAfile", p.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-crlf", "-ign_eof")
+		"-CAfile", caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-crlf", "-ign_eof")
 	cmd.Stdin = strings.NewReader("USER bob\nPASS secret\nSTAT\nQUIT\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

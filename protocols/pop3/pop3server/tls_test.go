@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/pop3"
 )
 
@@ -24,9 +25,9 @@ func (c *tracingConn) TLSFailed(err error) { c.record("tls failed") }
 
 // tlsOptions: testOptions with TLS offered (STLS) and required for
 // passwords in clear.
-func tlsOptions(p *testPKI) Options {
+func tlsOptions(p *tlstest.CA) Options {
 	opts := testOptions()
-	opts.TLSConfig = p.serverConfig()
+	opts.TLSConfig = p.ServerConfig()
 	return opts
 }
 
@@ -48,7 +49,7 @@ func (tc *testClient) startTLS(cfg *tls.Config) {
 }
 
 func TestCapaBeforeAndAfterSTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	_, addr := startServer(t, tlsOptions(p), bobBackend())
 	tc := dial(t, addr)
 	tc.expect("+OK ")
@@ -61,7 +62,7 @@ func TestCapaBeforeAndAfterSTLS(t *testing.T) {
 	}
 	tc.send("STLS")
 	tc.expect("+OK Begin TLS negotiation")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	tc.send("CAPA")
 	after := []string{"TOP", "USER", "SASL PLAIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UIDL", "IMPLEMENTATION maillab"}
 	if diff := cmp.Diff(after, tc.expectMulti("+OK Capability list follows")); diff != "" {
@@ -70,14 +71,14 @@ func TestCapaBeforeAndAfterSTLS(t *testing.T) {
 }
 
 func TestSTLSThenLoginAndCommands(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	b := bobBackend()
 	_, addr := startServer(t, tlsOptions(p), b)
 	tc := dial(t, addr)
 	tc.expect("+OK ")
 	tc.send("STLS")
 	tc.expect("+OK Begin TLS negotiation")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	tc.send("USER bob", "PASS secret", "STAT", "RETR 1", "DELE 1")
 	tc.expect("+OK send PASS")
 	tc.expect("+OK bob's maildrop has 2 messages")
@@ -93,13 +94,13 @@ func TestSTLSThenLoginAndCommands(t *testing.T) {
 }
 
 func TestAuthPlainAfterSTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	_, addr := startServer(t, tlsOptions(p), bobBackend())
 	tc := dial(t, addr)
 	tc.expect("+OK ")
 	tc.send("STLS")
 	tc.expect("+OK ")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	tc.send("AUTH PLAIN")
 	tc.expect("+ ")
 	tc.send(plain("", "bob", "secret"))
@@ -107,7 +108,7 @@ func TestAuthPlainAfterSTLS(t *testing.T) {
 }
 
 func TestPasswordsInClearRefusedBeforeSTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	_, addr := startServer(t, tlsOptions(p), bobBackend())
 	tc := dial(t, addr)
 	tc.expect("+OK ")
@@ -132,7 +133,7 @@ func TestPasswordsInClearRefusedBeforeSTLS(t *testing.T) {
 
 func TestAPOPAllowedBeforeSTLS(t *testing.T) {
 	// APOP sends a digest, never the password.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	_, addr := startServer(t, tlsOptions(p), bobBackend())
 	tc := dial(t, addr)
 	tc.expect("+OK ")
@@ -141,7 +142,7 @@ func TestAPOPAllowedBeforeSTLS(t *testing.T) {
 }
 
 func TestAllowInsecureAuthKeepsLoginInClear(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	opts := tlsOptions(p)
 	opts.AllowInsecureAuth = true
 	_, addr := startServer(t, opts, bobBackend())
@@ -165,7 +166,7 @@ func TestAllowInsecureAuthKeepsLoginInClear(t *testing.T) {
 }
 
 func TestSTLSRefusals(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	t.Run("without TLSConfig", func(t *testing.T) {
 		_, addr := startServer(t, testOptions(), bobBackend())
 		tc := dial(t, addr)
@@ -183,7 +184,7 @@ func TestSTLSRefusals(t *testing.T) {
 		tc.expect("+OK ")
 		tc.send("STLS")
 		tc.expect("+OK ")
-		tc.startTLS(p.clientConfig())
+		tc.startTLS(p.ClientConfig(""))
 		tc.send("STLS")
 		tc.expect("-ERR TLS is already active")
 		tc.send("STLS now")
@@ -203,7 +204,7 @@ func TestSTLSRefusals(t *testing.T) {
 func TestSTLSDiscardsPipelinedCommands(t *testing.T) {
 	// Plaintext command injection (CVE-2011-0411): commands sent in clear
 	// with STLS must not run inside TLS.
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	l := newPipeListener()
 	serveOn(t, tlsOptions(p), bobBackend(), l)
 	var tr *tracingConn
@@ -213,7 +214,7 @@ func TestSTLSDiscardsPipelinedCommands(t *testing.T) {
 	injected := "STLS\r\nAPOP bob " + pop3.APOPDigest(rfcTimestamp, "secret") + "\r\nDELE 1\r\n"
 	go io.WriteString(nc, injected) // net.Pipe: the write completes as the server reads
 	tc.expect("+OK Begin TLS negotiation")
-	tc.startTLS(p.clientConfig())
+	tc.startTLS(p.ClientConfig(""))
 	tc.send("STAT")
 	tc.expect("-ERR STAT is not allowed before login") // the APOP never ran
 	tc.send("QUIT")
@@ -252,11 +253,11 @@ func contains(list []string, s string) bool {
 }
 
 func TestImplicitTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	opts := tlsOptions(p)
 	opts.ImplicitTLS = true
 	_, addr := startServer(t, opts, bobBackend())
-	cfg := p.clientConfig()
+	cfg := p.ClientConfig("")
 	cfg.ServerName = "localhost"
 	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
@@ -290,7 +291,7 @@ func TestImplicitTLSNeedsConfig(t *testing.T) {
 }
 
 func TestHandshakeFailureIsReported(t *testing.T) {
-	p := newTestPKI(t)
+	p := tlstest.New(t)
 	for _, tt := range []struct {
 		name  string
 		hello func(tc *testClient) // what the client does after "+OK"

@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/smtp"
-	"github.com/maillab/maillab/protocols/smtp/internal/tlstest"
 	"github.com/maillab/maillab/protocols/wire"
 )
 

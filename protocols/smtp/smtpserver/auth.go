@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/maillab/maillab/protocols/netconn"
@@ -155,6 +156,15 @@ func (c *conn) authenticate(mech, user, pass string) error {
 	}
 	if failed(result) {
 		c.tr.Note(fmt.Sprintf("authentication failed for %s (AUTH %s)", shown(user), mech))
+		if d := c.opts.AuthFailDelay; d > 0 {
+			// Slow down guessing; Shutdown cuts the wait short.
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-c.srv.loop.Stopping():
+				t.Stop()
+			}
+		}
 		if _, ok := errors.AsType[*smtp.Error](result); !ok {
 			c.opts.Logger.Error("smtpserver: authenticator error", "remote", c.info.RemoteAddr, "err", result)
 			return smtp.Errorf(smtp.C454TemporaryFailure, "4.7.0", "Temporary authentication failure")

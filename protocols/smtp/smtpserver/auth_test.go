@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/nettest"
 
+	"github.com/maillab/maillab/internal/testtool"
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/transcripts"
@@ -548,23 +548,8 @@ func TestAuthTranscriptMasksCredentials(t *testing.T) {
 	}
 }
 
-// requireTool returns the path of an interop client, or skips the test
-// when it is missing; under CI a missing tool is a failure.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed: under CI every interop client must be present (.ci/run installs it)", name)
-	}
-	t.Skipf("%s is not installed; install it to run this interop test (apt-get install %s)", name, name)
-	return ""
-}
-
 func TestInteropSwaksAuth(t *testing.T) {
-	swaks := requireTool(t, "swaks")
+	swaks := testtool.RequireTool(t, "swaks")
 	for _, tt := range []struct {
 		mech, password string
 		ok             bool

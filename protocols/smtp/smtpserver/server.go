@@ -83,6 +83,11 @@ type Options struct {
 	// MaxCommandBytes (section 4: a client whose initial response would
 	// not fit sends it after the 334 instead).
 	MaxAuthLineBytes int
+	// AuthFailDelay is how long a failed AUTH waits before its 535, to
+	// slow down password guessing (each failure also counts toward
+	// MaxErrors and is noted in the transcript). Default 1s; negative
+	// means no delay.
+	AuthFailDelay time.Duration
 
 	// TLSConfig, when set, makes the server offer STARTTLS (RFC 3207) or,
 	// with ImplicitTLS, TLS from the first byte. It needs a certificate
@@ -130,6 +135,9 @@ func (o Options) withDefaults() Options {
 	netconn.SetDefault(&o.MaxErrors, 10)
 	netconn.SetDefault(&o.MaxConns, 100)
 	netconn.SetDefault(&o.MaxAuthLineBytes, 12288)
+	if o.AuthFailDelay == 0 { // negative: no delay
+		o.AuthFailDelay = time.Second
+	}
 	netconn.SetDefault(&o.ReadTimeout, 5*time.Minute)
 	netconn.SetDefault(&o.DataTimeout, 5*time.Minute)
 	netconn.SetDefault(&o.WriteTimeout, time.Minute)
