@@ -202,6 +202,10 @@ func failureReason(err error, s side) string {
 		why = peer + " rejected the certificate"
 	case strings.Contains(msg, "remote error: tls:"):
 		why = peer + " ended the handshake with an alert"
+	case strings.Contains(msg, "bad record MAC"):
+		// What a server sees when a client gives up on the certificate
+		// and closes in the middle of the handshake (curl without the CA).
+		why = peer + " broke off the handshake (it may not trust the certificate)"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		why = peer + " closed the connection during the handshake"
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):

@@ -654,6 +654,9 @@ func (s *session) Data(r io.Reader) error {
 	if len(s.rcpts) == 1 {
 		rec.For = s.rcpts[0] // RFC 5321 section 4.4: FOR names one path at most
 	}
+	if s.mode != modeRelay {
+		msg = s.completeHeader(msg)
+	}
 	full := make([]byte, 0, len(msg)+256)
 	full = append(append(full, rec.String()...), msg...)
 
@@ -907,4 +910,24 @@ func passOn(e *smtp.Error, mda string) error {
 		code = smtp.C451LocalError
 	}
 	return smtp.Errorf(code, e.Enhanced, "Mailbox server %s said: %s", mda, e.Message)
+}
+
+// completeHeader adds the Date and Message-ID fields a submitted message
+// lacks, as a submission server may (RFC 6409 sections 8.2 and 8.3; RFC
+// 5322 section 3.6 makes Date mandatory), and notes it.
+func (s *session) completeHeader(msg []byte) []byte {
+	h := mail.ParseHeaderFields(msg[:max(mail.HeaderEnd(msg), 0)], "Date", "Message-ID")
+	var add []byte
+	if h.Get("Date") == "" {
+		add = append(add, "Date: "+s.m.cfg.Now().Format(mail.DateLayout)+"\r\n"...)
+		s.info.Tracer.Note("the message had no Date field: the submission server added one (RFC 6409 section 8.2)")
+	}
+	if h.Get("Message-ID") == "" {
+		add = append(add, "Message-ID: <"+s.qid+"@"+s.m.cfg.Hostname+">\r\n"...)
+		s.info.Tracer.Note("the message had no Message-ID field: the submission server added one (RFC 6409 section 8.3)")
+	}
+	if add == nil {
+		return msg
+	}
+	return append(add, msg...)
 }

@@ -179,7 +179,17 @@ p.quit()
 	if err != nil {
 		t.Fatalf("python TLS clients: %v\n%s\ntranscript:\n%s", err, out, l.stderr)
 	}
-	waitMessages(t, l.info.Maildir, "bob@a.example", 2, l.stderr.String)
+	// The script's message has no Date or Message-ID: the submission
+	// server added both (RFC 6409 section 8).
+	for _, f := range waitMessages(t, l.info.Maildir, "bob@a.example", 2, l.stderr.String) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "\r\nDate: ") || !strings.Contains(string(b), "\r\nMessage-ID: <") {
+			t.Errorf("a submitted message lacks the Date or Message-ID the MSA adds:\n%s", b)
+		}
+	}
 }
 
 // maillab fetch and send speak TLS too.

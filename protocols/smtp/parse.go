@@ -23,8 +23,13 @@ func ParseCommand(line []byte) (verb, arg string, err error) {
 		return "", "", Errorf(C500SyntaxError, "5.5.2", "Empty command line")
 	}
 	for _, c := range line {
-		if c == 0 {
+		switch c {
+		case 0:
 			return "", "", Errorf(C500SyntaxError, "5.5.2", "NUL octet in command line")
+		case '\r', '\n':
+			// RFC 5321 section 2.3.8: CR and LF only as the CRLF that ends
+			// the line; a bare one would be echoed back in replies.
+			return "", "", Errorf(C500SyntaxError, "5.5.2", "Bare CR or LF in command line")
 		}
 	}
 	v, a, _ := strings.Cut(string(line), " ")

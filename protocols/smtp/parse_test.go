@@ -40,6 +40,8 @@ func TestParseCommandInvalid(t *testing.T) {
 		{" MAIL FROM:<a@b.test>", "500 5.5.2 Command line starts with a space"},
 		{"MA\x00IL FROM:<a@b.test>", "500 5.5.2 NUL octet in command line"},
 		{"MAIL FROM:<a@b.test>\x00", "500 5.5.2 NUL octet in command line"},
+		{"EHLO x\r", "500 5.5.2 Bare CR or LF in command line"},
+		{"EHLO x\ry", "500 5.5.2 Bare CR or LF in command line"},
 		{"MÄIL FROM:<a@b.test>", "500 5.5.2 Command verb must be letters and digits"},
 		{"-X", "500 5.5.2 Command verb must be letters and digits"},
 		{"MAIL:FROM", "500 5.5.2 Command verb must be letters and digits"},
