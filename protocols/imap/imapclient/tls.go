@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/wire"
@@ -44,7 +43,7 @@ func (c *Client) StartTLS(cfg *tls.Config) error {
 		c.tr.Note(fmt.Sprintf("%d octets the server sent after OK to STARTTLS, before the TLS handshake, discarded (response injection)", n))
 	}
 	host, _, _ := net.SplitHostPort(c.conn.RemoteAddr().String())
-	secure, tc, err := handshake(c.conn, cfg, host, c.opts.Timeout)
+	secure, tc, err := netconn.ClientHandshake(c.conn, cfg, host, c.opts.Timeout)
 	if err != nil {
 		c.conn.Close()
 		return c.fail(fmt.Errorf("imapclient: STARTTLS: %w", err))
@@ -74,7 +73,7 @@ func DialTLS(ctx context.Context, dial func(ctx context.Context, network, addr s
 	host, _, _ := net.SplitHostPort(addr)
 	timeout := opts.withDefaults().Timeout
 	return netconn.Dial(ctx, dial, addr, "imapclient", func(conn net.Conn) (*Client, error) {
-		secure, tc, err := handshake(conn, cfg, host, timeout)
+		secure, tc, err := netconn.ClientHandshake(conn, cfg, host, timeout)
 		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("imapclient: dial %s: %w", addr, err)
@@ -89,24 +88,4 @@ func (c *Client) TLS() (tls.ConnectionState, bool) {
 		return tls.ConnectionState{}, false
 	}
 	return c.tlsc.ConnectionState(), true
-}
-
-// handshake runs the client side of a TLS handshake over raw within
-// timeout and returns the connection to use from then on (wire.AfterTLS)
-// and the TLS layer. host names the server when cfg does not.
-func handshake(raw net.Conn, cfg *tls.Config, host string, timeout time.Duration) (net.Conn, *tls.Conn, error) {
-	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
-		cfg = cfg.Clone()
-		cfg.ServerName = host
-	}
-	tc := tls.Client(raw, cfg)
-	raw.SetDeadline(time.Now().Add(timeout))
-	err := tc.Handshake()
-	raw.SetDeadline(time.Time{})
-	if err != nil {
-		wire.TLSFailed(raw, err)
-		return nil, nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	// Verified: the certificate was checked against cfg's roots.
-	return wire.AfterTLS(raw, tc, !cfg.InsecureSkipVerify), tc, nil
 }

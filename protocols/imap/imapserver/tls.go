@@ -1,14 +1,12 @@
 package imapserver
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/maillab/maillab/protocols/imap"
+	"github.com/maillab/maillab/protocols/netconn"
 	"github.com/maillab/maillab/protocols/wire"
 )
 
@@ -56,40 +54,18 @@ func (c *conn) refuseInClear(name string) error {
 // response.
 var errAnswered = errors.New("imapserver: answered")
 
-// tlsTransport is what crypto/tls reads and writes its records through:
-// the accepted connection (the transcript tap, when there is one, sees
-// the records there), with the session's deadlines, and reads Shutdown may
-// interrupt as it does plain ones.
-type tlsTransport struct {
-	net.Conn // the accepted connection: addresses, deadlines, Close
-	c        *conn
-}
-
-func (t tlsTransport) Read(p []byte) (int, error) {
-	return t.c.lc.Read(p, t.c.opts.IdleTimeout, true)
-}
-
-func (t tlsTransport) Write(p []byte) (int, error) {
-	return t.c.lc.Write(p, t.c.opts.WriteTimeout)
-}
-
 // handshake runs the server side of a TLS handshake on the connection and
 // switches the session to it. On failure the transcript is told
 // (wire.TLSFailed) and the session must end: nothing more can be said in
 // clear or in TLS.
 func (c *conn) handshake() error {
-	tc := tls.Server(tlsTransport{Conn: c.nc, c: c}, c.opts.TLSConfig)
-	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
-		wire.TLSFailed(c.nc, err)
+	secure, tc, err := netconn.ServerHandshake(c.lc, c.nc, c.opts.TLSConfig, c.opts.IdleTimeout, c.opts.WriteTimeout, handshakeTimeout)
+	if err != nil {
 		c.opts.Logger.Info("imapserver: TLS handshake failed", "remote", c.nc.RemoteAddr(), "err", err)
 		return err
 	}
-	// A server that asked for no client certificate checked none.
-	verified := len(tc.ConnectionState().VerifiedChains) > 0
 	c.tlsc = tc
-	c.secure = wire.AfterTLS(c.nc, tc, verified)
+	c.secure = secure
 	if tr := wire.TracerOf(c.secure); tr != wire.TracerOf(nil) {
 		c.tr, c.traced = tr, true
 		c.ahead, _ = tr.(aheadMarker)
