@@ -162,3 +162,33 @@ steps:
 		}
 	}
 }
+
+// Two users forwarding to each other, with an MTA that delivers at once
+// (no queue): the second forward finds its own Delivered-To and keeps the
+// message, and nothing waits on itself (the LDA once held a user's lock
+// while the forward came back to the same user, and hung for two
+// minutes).
+func TestForwardLoopEndsAtOnce(t *testing.T) {
+	res, tr := runText(t, `name: t
+users:
+  - {address: alice@b.example, password: alice}
+  - {address: carol@b.example, password: carol, forward: [dave@b.example]}
+  - {address: dave@b.example, password: dave, forward: [carol@b.example]}
+agents:
+  - {name: mx.b.example, kind: mta, domains: [b.example], deliver_to: mda.b.example}
+  - {name: mda.b.example, kind: mda, domains: [b.example], aliases: {sales: [support], support: [sales]}}
+  - {name: alice-laptop, kind: mua, user: alice@b.example}
+steps:
+  - send: {as: alice-laptop, via: mx.b.example, to: sales@b.example, subject: Loop, body: "Hello.", expect: "554 5.4.6"}
+  - send: {as: alice-laptop, via: mx.b.example, to: carol@b.example, subject: Ping-pong, body: "Hello."}
+  - expect: {mailbox: carol@b.example, count: 1}
+`)
+	if res.Failed != 0 {
+		t.Fatalf("%+v", res.Steps)
+	}
+	for _, want := range []string{"alias loop: sales@b.example → support@b.example → sales@b.example", "a forwarding loop, not forwarded again; kept here"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+}

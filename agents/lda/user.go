@@ -28,10 +28,11 @@ func (j *job) local(given, alias string) result {
 	if !strings.EqualFold(given, owner) {
 		j.note("%s: delivering to the mailbox of %s (RFC 5233 sub-address)", given, owner)
 	}
-	mu := l.lock(owner)
-	mu.Lock()
-	defer mu.Unlock()
-
+	// The user's lock is taken only around the quota check and the
+	// stores (deliverUser), never while a message is handed to the MTA:
+	// a forward or redirect can come straight back to this user (a loop
+	// between users, or an MTA without a queue that delivers at once),
+	// and holding the lock then would wait on itself.
 	var done []string
 	if len(u.Forward) > 0 {
 		switch {
@@ -97,8 +98,10 @@ type copyPlan struct {
 }
 
 // deliverUser runs the user's script, if any, and carries out what it
-// decided. The user's lock is held.
+// decided. It holds the user's lock for the quota check and for the
+// stores and the vacation record, not while redirects are sent.
 func (j *job) deliverUser(owner, given string, u *User) result {
+	mu := j.l.lock(owner)
 	var (
 		copies   []copyPlan
 		sends    []sieve.Action // redirects
@@ -132,10 +135,10 @@ func (j *job) deliverUser(owner, given string, u *User) result {
 				case sieve.ActionDiscard:
 					j.note("%s%s → nothing stored", prefix, why)
 				case sieve.ActionReject, sieve.ActionEreject:
-					// RFC 5429 section 2.2.1: at delivery time through
+					// RFC 5429 sections 2.1 (ereject) and 2.2 (reject): at delivery time through
 					// LMTP, refuse in the protocol, with the reason.
 					reason := oneLine(a.Reason)
-					j.note("%s%s → refused: 550 5.7.1, nothing stored (RFC 5429 section 2.2.1)", prefix, why)
+					j.note("%s%s → refused: 550 5.7.1, nothing stored (RFC 5429 sections 2.1 and 2.2)", prefix, why)
 					return failed(smtp.Errorf(smtp.C550MailboxUnavailable, "5.7.1", "<%s> %s", given, reason))
 				case sieve.ActionVacation:
 					a := a
@@ -150,6 +153,13 @@ func (j *job) deliverUser(owner, given string, u *User) result {
 	copies = dedupe(copies)
 	trace := j.d.Trace(owner)
 	size := int64(len(trace) + len(j.d.Msg))
+	mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			mu.Unlock()
+		}
+	}()
 	if u.Quota > 0 && len(copies) > 0 {
 		used, err := j.l.quota.usage(owner)
 		if err != nil {
@@ -171,6 +181,8 @@ func (j *job) deliverUser(owner, given string, u *User) result {
 
 	var done []string
 	keptInbox := false
+	mu.Unlock() // not held while handing mail to the MTA
+	locked = false
 	for _, s := range sends {
 		why := fmt.Sprintf("line %d: %s", s.Line, describe(s))
 		if j.delivered(owner) && strings.EqualFold(s.Address, owner) {
@@ -191,6 +203,8 @@ func (j *job) deliverUser(owner, given string, u *User) result {
 		j.note("%s%s → sent to <%s>, MAIL FROM:%s", prefix, why, s.Address, j.d.From.Bracketed())
 		done = append(done, "redirected to <"+s.Address+">")
 	}
+	mu.Lock()
+	locked = true
 	for _, c := range copies {
 		where, err := j.store(owner, c, trace, prefix)
 		if err != nil {
