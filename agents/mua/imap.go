@@ -480,8 +480,10 @@ func (m *MUA) FetchIMAP(ctx context.Context, server, user, password, folder stri
 	return m.FetchIMAPWith(ctx, server, user, password, folder, TLSNone)
 }
 
-// FetchIMAPWith is FetchIMAP with TLS (see IMAPWith).
-func (m *MUA) FetchIMAPWith(ctx context.Context, server, user, password, folder string, mode TLSMode) ([]IMAPMessage, error) {
+// FetchIMAPWith is FetchIMAP with TLS (see IMAPWith). With listOnly it
+// reads only the summaries (UID FETCH of FLAGS, ENVELOPE and size, which
+// changes no flag), not the messages.
+func (m *MUA) FetchIMAPWith(ctx context.Context, server, user, password, folder string, mode TLSMode, listOnly ...bool) ([]IMAPMessage, error) {
 	if folder == "" {
 		folder = "INBOX"
 	}
@@ -504,6 +506,10 @@ func (m *MUA) FetchIMAPWith(ctx context.Context, server, user, password, folder 
 	}
 	out := make([]IMAPMessage, 0, len(list))
 	for _, sum := range list {
+		if len(listOnly) > 0 && listOnly[0] {
+			out = append(out, IMAPMessage{Summary: sum})
+			continue
+		}
 		raw, err := s.Read(folder, sum.UID)
 		if err != nil {
 			return fail(out, err)

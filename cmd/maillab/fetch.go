@@ -68,7 +68,7 @@ reached.`,
 	f.StringVar(&o.password, "password", "", "the password (required)")
 	f.StringVar(&o.folder, "folder", "INBOX", "IMAP: the folder to read")
 	f.BoolVar(&o.delete, "delete", false, "POP3: delete the messages from the server after downloading them")
-	f.BoolVar(&o.listOnly, "list-only", false, "list the messages without printing them")
+	f.BoolVar(&o.listOnly, "list-only", false, "list the messages without printing them (over IMAP without reading them, so no \\Seen is set)")
 	o.tls.add(cmd, "POP3S on 995, IMAPS on 993")
 	_ = cmd.MarkFlagRequired("user")
 	_ = cmd.MarkFlagRequired("password")
@@ -116,7 +116,7 @@ func runFetch(ctx context.Context, s streams, g *globalOptions, o *fetchOptions)
 			summary = fmt.Sprintf("%d downloaded, %d deleted, %d left on the server", len(res.Messages), res.Deleted, res.LeftOnServer)
 		}
 	} else {
-		res, ferr := u.FetchIMAPWith(ctx, o.imap, o.user, o.password, o.folder, mode)
+		res, ferr := u.FetchIMAPWith(ctx, o.imap, o.user, o.password, o.folder, mode, o.listOnly)
 		err = ferr
 		for _, m := range res {
 			msgs = append(msgs, fetched{ID: fmt.Sprint(m.UID), From: m.From, Subject: m.Subject, Date: m.Date, Size: m.Size, Flags: m.Flags, Text: string(m.Raw)})

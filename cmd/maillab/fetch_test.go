@@ -130,3 +130,25 @@ func TestFetchRefusals(t *testing.T) {
 		t.Fatalf("neither --imap nor --pop3: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// --list-only over IMAP reads no message, so no \Seen is set.
+func TestFetchIMAPListOnlyLeavesUnseen(t *testing.T) {
+	lab := startInProcess(t, "first-message")
+	deliverTwo(t, lab)
+	var c cli
+	if code := c.run(t, "fetch", "--imap", endpoint(t, lab, "imap"), "--user", "bob", "--password", "bob", "--list-only"); code != exitOK {
+		t.Fatalf("fetch --imap --list-only: exit %d: %s", code, c.stderr.String())
+	}
+	if !strings.Contains(c.stdout.String(), "First") || strings.Contains(c.stdout.String(), "BODY[]") {
+		t.Errorf("list-only output:\n%s", c.stdout.String())
+	}
+	msgs, err := lab.Store().List("bob@example.test")
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("%d messages (%v)", len(msgs), err)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Flags, "S") {
+			t.Errorf("%s was marked seen by --list-only", m.Name)
+		}
+	}
+}
