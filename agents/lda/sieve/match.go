@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// errSteps ends a run that has used up MaxSteps.
+// errSteps ends a run that has used up its step budget (MaxSteps).
 var errSteps = errors.New("sieve: step budget exhausted")
 
 // asciiLower folds A-Z to a-z and leaves every other byte alone: the
@@ -82,7 +82,7 @@ func compilePattern(key string, fold bool) *pattern {
 // match reports whether s matches the pattern. It is the classic
 // iterative wildcard matcher: on a mismatch it goes back to the last star
 // only, never further, so its work is at most len(s) × len(pattern) and
-// never exponential. Every step is charged to *steps; past MaxSteps it
+// never exponential. Every step is charged to *steps; past maxSteps it
 // gives up with errSteps.
 //
 // "?" matches one UTF-8 character (one byte where s is not valid UTF-8).
@@ -91,7 +91,7 @@ func (p *pattern) match(s string, fold bool, steps *int) (bool, error) {
 	star, starS := -1, 0
 	for si < len(s) {
 		*steps++
-		if *steps > MaxSteps {
+		if *steps > maxSteps {
 			return false, errSteps
 		}
 		if pi < len(p.elems) {

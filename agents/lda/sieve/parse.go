@@ -72,6 +72,10 @@ var unsupported = map[string]string{
 // mistake. Parse checks everything that can be checked before a message
 // arrives: syntax, argument types, require (RFC 5228 section 3.2), tags,
 // comparators, header names, redirect addresses.
+// maxSteps is the budget Run uses: MaxSteps, lowered by the fuzz test so
+// that each of its runs stays quick under coverage instrumentation.
+var maxSteps = MaxSteps
+
 func Parse(name string, src []byte) (*Script, error) {
 	if len(src) > MaxScriptBytes {
 		return nil, errorAt(name, Pos{1, 1}, "script is %d bytes, more than the limit of %d", len(src), MaxScriptBytes)

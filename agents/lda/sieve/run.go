@@ -67,7 +67,7 @@ func (r *runner) note(format string, args ...any) {
 
 func (r *runner) spend(n int) error {
 	r.steps += n
-	if r.steps > MaxSteps {
+	if r.steps > maxSteps {
 		return errSteps
 	}
 	return nil
@@ -114,7 +114,7 @@ func (r *runner) stepError(st stmt) error {
 	case *actionStmt:
 		at = Pos{st.act.Line, st.act.Col}
 	}
-	return r.errorf(at, "script stopped: more than %d steps (RFC 5228 section 2.10.7)", MaxSteps)
+	return r.errorf(at, "script stopped: more than %d steps (RFC 5228 section 2.10.7)", maxSteps)
 }
 
 // execIf runs the block of the first branch whose test is true, else the
@@ -124,7 +124,7 @@ func (r *runner) execIf(st *ifStmt) error {
 		ok, err := r.eval(b.cond)
 		if err != nil {
 			if errors.Is(err, errSteps) {
-				return r.errorf(b.cond.pos, "script stopped: more than %d steps (RFC 5228 section 2.10.7)", MaxSteps)
+				return r.errorf(b.cond.pos, "script stopped: more than %d steps (RFC 5228 section 2.10.7)", maxSteps)
 			}
 			return err
 		}
