@@ -678,8 +678,11 @@ func startMTA(ctx context.Context, l *Lab, a *Agent) (labAgent, error) {
 		cfg.SubmissionsListen = l.addrs[a.Name]["submissions"]
 	}
 	cfg.ClientTLS = l.clientTLS()
+	// Every MTA has a queue: without mail between domains it serves only
+	// its own domains (second tries of refused copies, and bounces).
+	cfg.QueueDir = filepath.Join(l.dir, "queue", a.Name)
+	cfg.LocalOnly = !outbound
 	if outbound {
-		cfg.QueueDir = filepath.Join(l.dir, "queue", a.Name)
 		cfg.OutboundTimeout = time.Minute
 		cfg.SMTPPort = l.net.smtpPort
 		cfg.LocalIP = l.net.ip[a.Name]

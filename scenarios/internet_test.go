@@ -192,3 +192,33 @@ steps:
 		}
 	}
 }
+
+// The MDA refuses one of two recipients after the other got the message:
+// the client still gets 250 (RFC 5321 section 4.4), and the sender gets a
+// bounce for the refused one, from the MTA's queue, in a lab without a
+// dns agent too.
+func TestPartialRefusalBounces(t *testing.T) {
+	res, tr := runText(t, `name: t
+users:
+  - {address: alice@b.example, password: alice}
+  - {address: carol@b.example, password: carol}
+  - {address: eve@b.example, password: eve, quota: 100}
+agents:
+  - {name: mx.b.example, kind: mta, domains: [b.example], deliver_to: mda.b.example}
+  - {name: mda.b.example, kind: mda, domains: [b.example]}
+  - {name: alice-laptop, kind: mua, user: alice@b.example}
+steps:
+  - send: {as: alice-laptop, via: mx.b.example, to: [carol@b.example, eve@b.example], subject: Both, body: "Too big for Eve."}
+  - wait: {mailbox: alice@b.example, count: 1}
+  - expect: {mailbox: alice@b.example, headers: {Subject: Undelivered Mail Returned to Sender, Return-Path: "<>"}}
+  - expect: {mailbox: carol@b.example, count: 1}
+`)
+	if res.Failed != 0 {
+		t.Fatalf("%+v\n%s", res.Steps, tr)
+	}
+	for _, want := range []string{"the answer is still 250", "the queue tries once more, then bounces", "Mailbox full"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+}

@@ -259,13 +259,13 @@ func TestInfoJSON(t *testing.T) {
 	}
 	got := regexp.MustCompile(`127\.0\.0\.1:\d+`).ReplaceAllString(string(b), "127.0.0.1:PORT")
 	got = strings.ReplaceAll(got, filepath.Join(opts.Dir, "maildir"), "DIR")
-	got = strings.ReplaceAll(got, `"dir":"`+opts.Dir+`"`, `"dir":"LAB"`)
+	got = strings.ReplaceAll(got, opts.Dir, "LAB")
 	want := `{"agents":[` +
 		`{"name":"mx.example.test","kind":"mta","domains":["example.test"],"listen":{"smtp":"127.0.0.1:PORT"}},` +
 		`{"name":"mda.example.test","kind":"mda","domains":["example.test"],"listen":{"imap":"127.0.0.1:PORT","lmtp":"127.0.0.1:PORT","pop3":"127.0.0.1:PORT"}},` +
 		`{"name":"alice-laptop","kind":"mua","domains":[],"listen":{}}],` +
 		`"users":[{"address":"alice@example.test","password":"alice"},{"address":"bob@example.test","password":"bob"}],` +
-		`"maildir":"DIR","dir":"LAB"}`
+		`"maildir":"DIR","dir":"LAB","queues":[{"agent":"mx.example.test","dir":"LAB/queue/mx.example.test"}]}`
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Info JSON (-want +got):\n%s", diff)
 	}

@@ -2,11 +2,12 @@
 // mail for its own domains and hands it to the MDA over LMTP, the way
 // Postfix hands mail to Dovecot.
 //
-// For now the MTA only delivers locally. A recipient in another domain is
-// refused ("550 5.7.1 ... Relay access denied", RFC 5321 section 3.6.2 and
-// section 7.9): mail between domains (MX lookups, a queue, retries, bounces)
-// comes in a later issue. Open relay and smarthost will be MTA kinds with
-// their own relay policy.
+// Mail for other domains is relayed only for trusted networks and users
+// who log in (Policy; otherwise "550 5.7.1 ... Relay access denied", RFC
+// 5321 section 3.6.2): it goes into the on-disk queue (agents/queue) and is
+// delivered by MX lookup, retried, or bounced (outbound.go). Open relay and
+// smarthost are policies of the same MTA (relay.go); submission ports and
+// TLS are in Config.
 //
 // A message moves like this:
 //
@@ -16,13 +17,14 @@
 //	MTA --SMTP--> MUA: "250 2.0.0 Ok: queued as <qid>" only after the MDA said every copy is stored
 //
 // The 250 at the end of DATA makes the MTA responsible for the message (RFC
-// 5321 section 4.2.5, section 6.1). Without a queue this MTA keeps that
+// 5321 section 4.2.5, section 6.1). For its own domains this MTA keeps that
 // promise by answering only after the MDA has stored the message: if the
 // MDA cannot be reached the client gets "451 4.4.1" and keeps the message;
 // if the MDA refuses every recipient its reply is passed on (same class);
 // if it refuses some, the client still gets 250 (RFC 5321 section 4.4: the
-// others have the message) and the transcript notes that a bounce would be
-// due — this MTA has no queue to send one from yet.
+// others have the message) and the refused copies go into the queue, which
+// tries once more and then bounces them to the sender. Mail for other
+// domains is written to the queue, fsynced, before the 250.
 //
 // The postmaster mailbox must exist in every domain (RFC 5321 section
 // 4.5.1). RCPT TO:<postmaster@domain> (any case) and the bare
@@ -50,7 +52,7 @@
 //
 // The SMTP socket takes network input: the smtpserver package bounds
 // lines, messages (MaxMessageBytes), recipients (MaxRecipients) and time.
-// Relaying is refused, so the MTA is not an open relay. The recipient list
+// Relaying is refused to strangers (PolicyOpen aside, on purpose). The recipient list
 // decides who exists; the MTA never builds paths from addresses.
 //
 // # Limits
@@ -72,6 +74,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -192,6 +195,11 @@ type Config struct {
 	// served. Both need TLS and Passwords.
 	SubmissionListen  string
 	SubmissionsListen string
+	// LocalOnly, with a QueueDir, keeps the queue for the MTA's own
+	// domains only: for bounces owed to senders and second tries of
+	// refused local copies. Mail for other domains is refused as without
+	// a queue.
+	LocalOnly bool
 	// PlaintextAuth allows AUTH before TLS on port 25, to show a class why
 	// it is dangerous: the transcript then warns when the password
 	// crosses. The submission ports never allow it.
@@ -667,10 +675,8 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	for box, why := range refused {
-		// RFC 5321 section 4.4 (end) and 6.1: the others have the message,
-		// so the answer is still 250, and this one is owed a bounce.
-		s.info.Tracer.Note(fmt.Sprintf("the MDA refused %s (%v): a bounce to %s would be due, but this MTA has no queue to send it from yet", box, why, s.from.Bracketed()))
+	if len(refused) > 0 {
+		s.requeue(full, refused)
 	}
 	// The queue id in the reply, as Postfix gives it, lets a class follow
 	// the message from this reply to the Received field and the LMTP hop.
@@ -930,4 +936,35 @@ func (s *session) completeHeader(msg []byte) []byte {
 		return msg
 	}
 	return append(add, msg...)
+}
+
+// requeue deals with the recipients the MDA refused while others got the
+// message: RFC 5321 section 4.4 (end) and 6.1 say the answer is still 250,
+// and that the MTA now owes their sender a bounce. The message goes into
+// the queue for them: the queue tries the MDA once more and, when it
+// refuses again for good (or until the give-up time, for a temporary
+// refusal), sends the delivery status notification.
+func (s *session) requeue(full []byte, refused map[string]error) {
+	boxes := make([]string, 0, len(refused))
+	for box := range refused {
+		boxes = append(boxes, box)
+	}
+	slices.Sort(boxes)
+	for _, box := range boxes {
+		s.info.Tracer.Note(fmt.Sprintf("the MDA refused %s (%v) while the others got the message: the answer is still 250, and %s is owed a bounce if it cannot be delivered (RFC 5321 section 4.4)", box, refused[box], s.from.Bracketed()))
+	}
+	if s.m.q == nil {
+		s.info.Tracer.Note("this MTA has no queue to send the bounce from")
+		return
+	}
+	from := ""
+	if !s.from.IsNull() {
+		from = s.from.String()
+	}
+	id := s.qid + "-R"
+	if err := s.m.q.Put(id, from, boxes, full); err != nil {
+		s.info.Tracer.Note(fmt.Sprintf("could not queue the refused copies: %v", err))
+		return
+	}
+	s.info.Tracer.Note(fmt.Sprintf("queued as %s for %s: the queue tries once more, then bounces", id, strings.Join(bracketAll(boxes), ", ")))
 }

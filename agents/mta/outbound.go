@@ -164,6 +164,12 @@ func (m *MTA) deliver(ctx context.Context, qm *queue.Message, body []byte, rcpts
 		out = append(out, m.deliverLocal(qm.ID, from, local, body)...)
 	}
 	for _, key := range order {
+		if m.cfg.LocalOnly {
+			// A bounce to a sender in another domain, from an MTA that
+			// sends no mail out.
+			out = append(out, failAll(groups[key], false, "5.4.4", "X-Maillab; this MTA sends no mail to other domains (no dns agent in the lab)", "")...)
+			continue
+		}
 		out = append(out, m.deliverRemote(ctx, qm.ID, from, key, groups[key], body)...)
 	}
 	return out

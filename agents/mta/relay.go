@@ -39,7 +39,7 @@ const (
 func (m *MTA) mayRelay(info *smtpserver.ConnInfo, to mail.Path) error {
 	ip := clientIP(info.RemoteAddr)
 	who := "[" + ip.String() + "]"
-	if m.cfg.QueueDir == "" {
+	if m.cfg.QueueDir == "" || m.cfg.LocalOnly {
 		info.Tracer.Note(fmt.Sprintf("%s is not in this MTA's domains and it sends no mail out: relaying refused (RFC 5321 section 3.6.2)", to.Bracketed()))
 		return m.relayRefusal(to)
 	}
