@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/maillab/maillab/protocols/netconn/netconntest"
 )
 
 // lockedBuffer collects the server's log across sessions.
@@ -49,10 +51,10 @@ func FuzzSession(f *testing.F) {
 	opts.IdleTimeout = 10 * time.Second // a safety net only
 	opts.MaxErrors = 1000
 	opts.MaxAuthFailures = 1000
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	serveOn(f, opts, bobBackend(), l)
 	f.Fuzz(func(t *testing.T, input []byte) {
-		nc := l.dial(func(c net.Conn) net.Conn { return c })
+		nc := l.Dial(func(c net.Conn) net.Conn { return c })
 		defer nc.Close()
 		go func() {
 			// Two QUITs: the first may be taken as a SASL response.

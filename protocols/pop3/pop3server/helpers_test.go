@@ -172,46 +172,6 @@ func (tc *testClient) quit() {
 	tc.expectClosed()
 }
 
-// pipeListener hands out net.Pipe connections, so a test can wrap the
-// server's end.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-// dial returns the client end; the server end, wrapped by wrap, is accepted.
-func (l *pipeListener) dial(wrap func(net.Conn) net.Conn) net.Conn {
-	client, server := net.Pipe()
-	l.conns <- wrap(server)
-	return client
-}
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
-
 // tracingConn records, in order, what the server writes and what it tells
 // its Tracer.
 type tracingConn struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/maillab/maillab/protocols/netconn/netconntest"
 	"github.com/maillab/maillab/protocols/pop3"
 )
 
@@ -612,10 +613,10 @@ func shutdownInBackground(srv *Server) <-chan error {
 }
 
 func TestPipelinedCommandsAnsweredInOrderInOneWrite(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	serveOn(t, testOptions(), bobBackend(), l)
 	var tr *tracingConn
-	nc := l.dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
+	nc := l.Dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
 	tc := newTestClient(t, nc)
 	tc.expect("+OK ")
 	// net.Pipe delivers a write only when read, so the group must be sent
@@ -642,10 +643,10 @@ func TestPipelinedCommandsAnsweredInOrderInOneWrite(t *testing.T) {
 }
 
 func TestTranscriptStatesAndMarks(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	serveOn(t, testOptions(), bobBackend(), l)
 	var tr *tracingConn
-	nc := l.dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
+	nc := l.Dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
 	tc := newTestClient(t, nc)
 	tc.expect("+OK ")
 	for _, step := range []struct{ send, want string }{

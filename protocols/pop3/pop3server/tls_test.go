@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/maillab/maillab/internal/tlstest"
+	"github.com/maillab/maillab/protocols/netconn/netconntest"
 	"github.com/maillab/maillab/protocols/pop3"
 )
 
@@ -205,10 +206,10 @@ func TestSTLSDiscardsPipelinedCommands(t *testing.T) {
 	// Plaintext command injection (CVE-2011-0411): commands sent in clear
 	// with STLS must not run inside TLS.
 	p := tlstest.New(t)
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	serveOn(t, tlsOptions(p), bobBackend(), l)
 	var tr *tracingConn
-	nc := l.dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
+	nc := l.Dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
 	tc := newTestClient(t, nc)
 	tc.expect("+OK ")
 	injected := "STLS\r\nAPOP bob " + pop3.APOPDigest(rfcTimestamp, "secret") + "\r\nDELE 1\r\n"
@@ -334,12 +335,12 @@ func TestHandshakeFailureIsReported(t *testing.T) {
 }
 
 func TestFailedLoginsAreNotedAndSlowed(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	opts := testOptions()
 	opts.AuthFailDelay = 20 * time.Millisecond
 	serveOn(t, opts, bobBackend(), l)
 	var tr *tracingConn
-	nc := l.dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
+	nc := l.Dial(func(c net.Conn) net.Conn { tr = &tracingConn{Conn: c}; return tr })
 	tc := newTestClient(t, nc)
 	tc.expect("+OK ")
 	start := time.Now()

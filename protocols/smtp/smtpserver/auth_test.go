@@ -16,6 +16,7 @@ import (
 
 	"github.com/maillab/maillab/internal/testtool"
 	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/netconn/netconntest"
 	"github.com/maillab/maillab/protocols/smtp"
 	"github.com/maillab/maillab/transcripts"
 	"github.com/maillab/maillab/transcripts/render"
@@ -445,10 +446,10 @@ func TestShutdownDuringAuth(t *testing.T) {
 }
 
 func TestAuthTracerMarksAndNotes(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	serveOn(t, authOptions(), &MemoryBackend{}, l)
 	var server *tracingConn
-	tc := newTestClient(t, l.dial(func(c net.Conn) net.Conn { server = &tracingConn{Conn: c}; return server }))
+	tc := newTestClient(t, l.Dial(func(c net.Conn) net.Conn { server = &tracingConn{Conn: c}; return server }))
 	tc.expect("220 ")
 	tc.send("EHLO client.example.test")
 	tc.expectReply("250")

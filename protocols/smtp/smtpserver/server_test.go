@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/nettest"
 
 	"github.com/maillab/maillab/protocols/mail"
+	"github.com/maillab/maillab/protocols/netconn/netconntest"
 	"github.com/maillab/maillab/protocols/smtp"
 )
 
@@ -612,10 +613,10 @@ func TestUnknownCommandIs500(t *testing.T) {
 }
 
 func TestPipelinedRepliesInOneWrite(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	serveOn(t, Options{}, &MemoryBackend{}, l)
 	var server *tracingConn
-	tc := newTestClient(t, l.dial(func(c net.Conn) net.Conn { server = &tracingConn{Conn: c}; return server }))
+	tc := newTestClient(t, l.Dial(func(c net.Conn) net.Conn { server = &tracingConn{Conn: c}; return server }))
 	tc.expect("220 ")
 	tc.send("EHLO client.example.test")
 	tc.expectReply("250")
@@ -632,12 +633,12 @@ func TestPipelinedRepliesInOneWrite(t *testing.T) {
 }
 
 func TestTracerSeesStatesAndBulkMark(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	infos := make(chan *ConnInfo, 1)
 	b := &infoBackend{infos: infos}
 	serveOn(t, Options{}, b, l)
 	var server *tracingConn
-	tc := newTestClient(t, l.dial(func(c net.Conn) net.Conn { server = &tracingConn{Conn: c}; return server }))
+	tc := newTestClient(t, l.Dial(func(c net.Conn) net.Conn { server = &tracingConn{Conn: c}; return server }))
 	tc.expect("220 ")
 	if info := <-infos; info.Tracer != server {
 		t.Errorf("ConnInfo.Tracer = %v, want the connection's tracer", info.Tracer)

@@ -24,6 +24,7 @@ import (
 	"github.com/maillab/maillab/internal/tlstest"
 	"github.com/maillab/maillab/protocols/mail"
 	"github.com/maillab/maillab/protocols/netconn"
+	"github.com/maillab/maillab/protocols/netconn/netconntest"
 	"github.com/maillab/maillab/protocols/smtp"
 )
 
@@ -279,7 +280,7 @@ func TestOptionsContradictionsFailServe(t *testing.T) {
 		{Options{RequireAuth: true}, "smtpserver: RequireAuth needs an Authenticator"},
 		{Options{RequireAuth: true, LMTP: true, Authenticator: Passwords{}}, "smtpserver: RequireAuth needs an Authenticator"},
 	} {
-		l := newPipeListener()
+		l := netconntest.NewPipeListener()
 		err := New(tt.opts, &MemoryBackend{}).Serve(l)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Serve with %+v = %v, want %q", tt.opts, err, tt.want)
@@ -319,11 +320,11 @@ func (d *decryptedConn) Read(p []byte) (int, error) {
 // CVE-2011-0411: a MAIL pipelined behind STARTTLS crossed in clear and is
 // discarded, not run after the handshake as if it had come under TLS.
 func TestStartTLSPipelinedCommandIsDiscarded(t *testing.T) {
-	l := newPipeListener()
+	l := netconntest.NewPipeListener()
 	b := newTLSBackend()
 	serveOn(t, tlsOptions(t), b, l)
 	var server *recordingConn
-	tc := newTestClient(t, l.dial(func(c net.Conn) net.Conn { server = newRecordingConn(c); return server }))
+	tc := newTestClient(t, l.Dial(func(c net.Conn) net.Conn { server = newRecordingConn(c); return server }))
 	tc.expect("220 ")
 	tc.ehloKeywords()
 	injected := "MAIL FROM:<evil@x>\r\n"
