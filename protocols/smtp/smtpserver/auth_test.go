@@ -30,7 +30,8 @@ func plain(authzid, user, pass string) string { return b64(authzid + "\x00" + us
 
 // authOptions offer AUTH with one user, alice@a.test, password "secret".
 func authOptions() Options {
-	return Options{Authenticator: Passwords{"alice@a.test": "secret"}, AllowInsecureAuth: true}
+	// No delay after a failure here: TestAuthFailDelay checks it.
+	return Options{Authenticator: Passwords{"alice@a.test": "secret"}, AllowInsecureAuth: true, AuthFailDelay: -1}
 }
 
 // authBackend reports what each MAIL saw: the authenticated user and the
@@ -644,4 +645,32 @@ func FuzzAuthPlain(f *testing.F) {
 			t.Fatalf("shown(%q) = %q", user, s)
 		}
 	})
+}
+
+// A failed AUTH is answered only after AuthFailDelay, to slow down
+// guessing; Shutdown cuts that wait short, and the client still gets its
+// 535 before the 421.
+func TestAuthFailDelay(t *testing.T) {
+	opts := authOptions()
+	opts.AuthFailDelay = time.Hour
+	srv, addr := startServer(t, opts, &MemoryBackend{})
+	tc := dial(t, addr)
+	tc.expectReply("220")
+	tc.send("EHLO client.example.test")
+	tc.expectReply("250")
+	tc.send("AUTH PLAIN " + plain("", "alice@a.test", "wrong"))
+	answered := make(chan []string, 1)
+	go func() { answered <- tc.expectReply("535") }()
+	select {
+	case got := <-answered:
+		t.Fatalf("the failure was answered at once, not after the delay: %q", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), safety)
+	defer cancel()
+	go func() { _ = srv.Shutdown(ctx) }()
+	if got := <-answered; !strings.Contains(strings.Join(got, "\n"), "5.7.8") {
+		t.Errorf("reply after the cut wait: %q", got)
+	}
+	tc.expectReply("421")
 }
