@@ -151,7 +151,7 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 			if sub, ok := a.Listen["submission"]; ok && info.CA != "" {
 				if u, ok := userIn(info, a.Domains); ok {
 					shost, sport := splitHostPort(sub)
-					fmt.Fprintf(w, "  swaks --server %s --port %s --tls --tls-verify --tls-ca-path %s --auth PLAIN --auth-user %s --auth-password %s --to %s\n", shost, sport, info.CA, u.Address, u.Password, u.Address)
+					fmt.Fprintf(w, "  swaks --server %s --port %s --tls --tls-verify --tls-ca-path %s --auth PLAIN --auth-user %s --auth-password %s --from %s --to %s\n", shost, sport, info.CA, u.Address, u.Password, u.Address, u.Address)
 					fmt.Fprintf(w, "  openssl s_client -connect %s -starttls smtp -CAfile %s\n", sub, info.CA)
 				}
 			}
@@ -167,7 +167,7 @@ func printLab(w io.Writer, sc *scenarios.Scenario, info scenarios.LabInfo) {
 						other = x.Address
 					}
 				}
-				fmt.Fprintf(w, "  swaks --server %s --port %s --auth PLAIN --auth-user %s --auth-password %s --to %s\n", host, port, u.Address, u.Password, other)
+				fmt.Fprintf(w, "  swaks --server %s --port %s --auth PLAIN --auth-user %s --auth-password %s --from %s --to %s\n", host, port, u.Address, u.Password, u.Address, other)
 			}
 		}
 		for _, a := range info.Agents {
