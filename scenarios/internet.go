@@ -296,8 +296,6 @@ func (v *validator) queueAgent(p Pos, key, name string) {
 		v.errorAt(p, "%s: no agent is called %q", key, name)
 	case !isMTAKind(a.Kind):
 		v.errorAt(p, "%s: %s is of kind %s; only MTAs have a queue", key, name, a.Kind)
-	case !hasDNS(v.sc) && a.Smarthost == "":
-		v.errorAt(p, "%s: %s sends no mail to other domains (add a dns agent), so it has no queue", key, name)
 	}
 }
 
@@ -880,7 +878,7 @@ func (l *Lab) halt(ctx context.Context, name string) error {
 }
 
 // queueOf returns the queue of a running MTA.
-func (l *Lab) queueOf(name string) (*queueView, error) {
+func (l *Lab) queueOf(name string) (*queue.Queue, error) {
 	l.mu.Lock()
 	ag, ok := l.running[name]
 	l.mu.Unlock()
@@ -891,10 +889,8 @@ func (l *Lab) queueOf(name string) (*queueView, error) {
 	if !ok || m.Queue() == nil {
 		return nil, fmt.Errorf("%s has no queue", name)
 	}
-	return &queueView{m: m}, nil
+	return m.Queue(), nil
 }
-
-type queueView struct{ m *mta.MTA }
 
 // stopStart runs the stop and start steps.
 func (s *stepRun) stopStart(ctx context.Context) error {
@@ -920,7 +916,7 @@ func (s *stepRun) stopStart(ctx context.Context) error {
 			return fmt.Errorf("flush %s: %w", name, err)
 		}
 		s.say("%s retries every deferred message now (like `postqueue -f`)", name)
-		q.m.Queue().Kick()
+		q.Kick()
 	}
 	s.check(s.st.Pos, true, s.st.Kind+" "+name, "")
 	return nil
@@ -945,7 +941,7 @@ func (s *stepRun) waitQueue(ctx context.Context) error {
 		var list []queue.Message
 		done := false
 		if err := s.lab.between(ctx, func() {
-			list = q.m.Queue().List()
+			list = q.List()
 			done = len(list) == 0
 			if !w.Empty {
 				done = false
