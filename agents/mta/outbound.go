@@ -247,10 +247,12 @@ type exchanger struct {
 	ips  []netip.Addr // when known without DNS
 }
 
-// route finds the hosts that take mail for domain (RFC 5321 section 5.1):
-// the MX hosts by preference; none listed means the domain itself (the
-// implicit MX); a null MX (RFC 7505) means the domain takes no mail.
-func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, []queue.Result, string) {
+// exchangers finds the hosts that take mail for domain (RFC 5321 section
+// 5.1): the MX hosts by preference; none listed means the domain itself
+// (the implicit MX); a null MX (RFC 7505) means the domain takes no mail.
+// Or the smarthost, for all. When there is none to try, it returns the
+// result for every recipient instead.
+func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, *queue.Result) {
 	if m.cfg.Smarthost != "" {
 		host, port := m.cfg.Smarthost, m.cfg.SMTPPort
 		if h, p, err := net.SplitHostPort(host); err == nil {
@@ -263,7 +265,7 @@ func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, 
 			x.ips = []netip.Addr{ip}
 		}
 		m.note(qid, fmt.Sprintf("all outbound mail goes through the smarthost %s", m.cfg.Smarthost))
-		return []exchanger{x}, nil, ""
+		return []exchanger{x}, nil
 	}
 	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
 		// An address literal (RFC 5321 section 4.1.3): no DNS, the
@@ -274,28 +276,28 @@ func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, 
 		}
 		ip, err := netip.ParseAddr(lit)
 		if err != nil || strings.Contains(lit, "%") {
-			return nil, []queue.Result{{Status: "5.1.2", Diagnostic: "X-Maillab; bad address literal " + domain}}, ""
+			return nil, &queue.Result{Status: "5.1.2", Diagnostic: "X-Maillab; bad address literal " + domain}
 		}
 		m.note(qid, fmt.Sprintf("%s is an address literal: no DNS lookup, straight to that address (RFC 5321 section 5.1)", domain))
-		return []exchanger{{host: domain, port: m.cfg.SMTPPort, ips: []netip.Addr{ip.Unmap()}}}, nil, ""
+		return []exchanger{{host: domain, port: m.cfg.SMTPPort, ips: []netip.Addr{ip.Unmap()}}}, nil
 	}
 	if m.cfg.Resolver == nil {
-		return nil, nil, "no DNS resolver configured: cannot look up MX records"
+		return nil, &queue.Result{Temporary: true, Status: "4.4.3", Diagnostic: "X-Maillab; no DNS resolver configured: cannot look up MX records"}
 	}
 	mxs, err := m.cfg.Resolver.LookupMX(ctx, domain)
 	switch {
 	case errors.Is(err, dnsclient.ErrNXDomain):
 		// RFC 3463 5.1.2: bad destination system address.
-		return nil, []queue.Result{{Status: "5.1.2", Diagnostic: "X-Maillab; Host or domain name not found: " + domain + " does not exist (NXDOMAIN)"}}, ""
+		return nil, &queue.Result{Status: "5.1.2", Diagnostic: "X-Maillab; Host or domain name not found: " + domain + " does not exist (NXDOMAIN)"}
 	case err != nil:
-		return nil, []queue.Result{{Temporary: true, Status: "4.4.3", Diagnostic: "X-Maillab; DNS lookup of MX for " + domain + " failed: " + err.Error()}}, ""
+		return nil, &queue.Result{Temporary: true, Status: "4.4.3", Diagnostic: "X-Maillab; DNS lookup of MX for " + domain + " failed: " + err.Error()}
 	}
 	if len(mxs) == 0 {
 		m.note(qid, fmt.Sprintf("%s has no MX record: trying the domain itself, the implicit MX (RFC 5321 section 5.1)", domain))
-		return []exchanger{{host: domain, port: m.cfg.SMTPPort}}, nil, ""
+		return []exchanger{{host: domain, port: m.cfg.SMTPPort}}, nil
 	}
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
-		return nil, []queue.Result{{Status: "5.1.10", Diagnostic: "X-Maillab; " + domain + " has a null MX: it accepts no mail (RFC 7505)"}}, ""
+		return nil, &queue.Result{Status: "5.1.10", Diagnostic: "X-Maillab; " + domain + " has a null MX: it accepts no mail (RFC 7505)"}
 	}
 	// RFC 5321 section 5.1: an MTA that finds itself among the MX hosts
 	// keeps only those with a lower preference than its own (a backup MX
@@ -309,7 +311,7 @@ func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, 
 				}
 			}
 			if len(better) == 0 {
-				return nil, []queue.Result{{Status: "5.4.6", Diagnostic: fmt.Sprintf("X-Maillab; mail for %s loops back to myself: I am its best MX (%s)", domain, m.cfg.Hostname)}}, ""
+				return nil, &queue.Result{Status: "5.4.6", Diagnostic: fmt.Sprintf("X-Maillab; mail for %s loops back to myself: I am its best MX (%s)", domain, m.cfg.Hostname)}
 			}
 			m.note(qid, fmt.Sprintf("this MTA is MX %d for %s itself: only the MX hosts with a lower preference remain (RFC 5321 section 5.1)", mx.Preference, domain))
 			mxs = better
@@ -323,7 +325,7 @@ func (m *MTA) exchangers(ctx context.Context, qid, domain string) ([]exchanger, 
 		out = append(out, exchanger{host: strings.TrimSuffix(mx.Host, "."), port: m.cfg.SMTPPort})
 	}
 	m.note(qid, fmt.Sprintf("mail for %s goes to %s, lowest preference first (RFC 5321 section 5.1)", domain, strings.Join(list, ", ")))
-	return out, nil, ""
+	return out, nil
 }
 
 func (m *MTA) note(qid, text string) {
@@ -335,12 +337,9 @@ func (m *MTA) note(qid, text string) {
 // deliverRemote makes one attempt to deliver body to rcpts, all in domain
 // (or all for the smarthost when domain is "").
 func (m *MTA) deliverRemote(ctx context.Context, qid string, from mail.Path, domain string, rcpts []string, body []byte) []queue.Result {
-	xs, fail, why := m.exchangers(ctx, qid, domain)
-	if why != "" {
-		return failAll(rcpts, true, "4.4.3", "X-Maillab; "+why, "")
-	}
+	xs, fail := m.exchangers(ctx, qid, domain)
 	if fail != nil {
-		return failAll(rcpts, fail[0].Temporary, fail[0].Status, fail[0].Diagnostic, "")
+		return failAll(rcpts, fail.Temporary, fail.Status, fail.Diagnostic, "")
 	}
 	lastDiag, lastStatus := "", "4.4.1"
 	for _, x := range xs {
